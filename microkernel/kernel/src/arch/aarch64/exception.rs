@@ -1,0 +1,83 @@
+//! Exception entry from `vectors.s` and the saved register frame.
+
+use aarch64_cpu::registers::{ESR_EL1, FAR_EL1, Readable, VBAR_EL1, Writeable};
+
+/// Registers saved on every exception entry, in the order `vectors.s` stores them.
+#[repr(C)]
+#[derive(Clone, Debug, Default)]
+pub struct TrapFrame {
+    /// x0-x30.
+    pub x: [u64; 31],
+    /// The interrupted context's EL0 stack pointer.
+    pub sp_el0: u64,
+    /// Where the exception returns to.
+    pub elr: u64,
+    /// Saved program status.
+    pub spsr: u64,
+}
+
+const _: () = assert!(size_of::<TrapFrame>() == 272, "vectors.s FRAME_SIZE");
+
+/// Which vector was taken (the `kind` number `vectors.s` passes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Vector {
+    /// Synchronous exception from the kernel itself (a kernel bug).
+    KernelSync,
+    /// IRQ while in the kernel.
+    KernelIrq,
+    /// Synchronous exception from a task (system call or fault).
+    UserSync,
+    /// IRQ while a task ran.
+    UserIrq,
+    /// Anything the kernel never enables (FIQ, SError, AArch32, SP_EL0 at EL1).
+    Unexpected(u64),
+}
+
+impl Vector {
+    fn from_kind(kind: u64) -> Self {
+        match kind {
+            4 => Self::KernelSync,
+            5 => Self::KernelIrq,
+            8 => Self::UserSync,
+            9 => Self::UserIrq,
+            other => Self::Unexpected(other),
+        }
+    }
+}
+
+/// Syndrome of a synchronous exception.
+#[derive(Clone, Copy, Debug)]
+pub struct Syndrome {
+    /// ESR_EL1.
+    pub esr: u64,
+    /// FAR_EL1 (meaningful for aborts and alignment faults).
+    pub far: u64,
+    /// The faulting instruction.
+    pub elr: u64,
+}
+
+/// Installs the vector table on this CPU.
+pub fn install_vectors() {
+    unsafe extern "C" {
+        static exception_vectors: u8;
+    }
+    // Only the address of the 2 KiB-aligned table in `vectors.s` is taken.
+    VBAR_EL1.set(&raw const exception_vectors as u64);
+    aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn exception_dispatch(kind: u64, frame: &mut TrapFrame) {
+    let vector = Vector::from_kind(kind);
+    match vector {
+        Vector::KernelIrq | Vector::UserIrq => crate::irq::handle_pending(),
+        Vector::KernelSync | Vector::UserSync | Vector::Unexpected(_) => {
+            let syndrome = Syndrome {
+                esr: ESR_EL1.get(),
+                far: FAR_EL1.get(),
+                elr: frame.elr,
+            };
+            crate::fault::exception(vector, syndrome, frame);
+        }
+    }
+}

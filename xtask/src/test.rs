@@ -1,0 +1,159 @@
+//! `cargo xtask test`: lints, every host test, and every QEMU scenario on every board it
+//! supports, then one summary line `N passed, N failed`.
+
+use crate::{boards, image, lint, manifest, qemu, scenarios, workspace_root};
+use anyhow::{Context, Result};
+use std::{collections::BTreeMap, io::BufRead, process::Stdio, time::Duration};
+
+#[derive(Default)]
+struct Tally {
+    passed: u64,
+    failed: u64,
+    failures: Vec<String>,
+}
+
+impl Tally {
+    fn record(&mut self, name: &str, ok: bool) {
+        if ok {
+            self.passed += 1;
+        } else {
+            self.failed += 1;
+            self.failures.push(name.to_string());
+        }
+    }
+}
+
+/// Runs everything; returns the process exit code.
+pub fn run(filter: Option<&str>, scenarios_only: bool) -> Result<i32> {
+    let mut tally = Tally::default();
+    if !scenarios_only {
+        let lint_ok = lint::run()?;
+        tally.record("lint", lint_ok);
+        host_tests(&mut tally)?;
+    }
+    qemu::ensure_installed()?;
+    run_scenarios(filter, &mut tally)?;
+    println!();
+    if !tally.failures.is_empty() {
+        println!("failed: {}", tally.failures.join(", "));
+    }
+    println!(
+        "xtask test: {} passed, {} failed",
+        tally.passed, tally.failed
+    );
+    Ok(if tally.failed == 0 { 0 } else { 1 })
+}
+
+/// `cargo test` over the host crates (the workspace's default members); each libtest test
+/// counts once in the summary.
+fn host_tests(tally: &mut Tally) -> Result<()> {
+    println!("host tests: cargo test");
+    let mut child = image::cargo()
+        .current_dir(workspace_root())
+        .args(["test", "--quiet"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("running cargo test")?;
+    let stdout = child.stdout.take().context("cargo test stdout")?;
+    let (mut passed, mut failed) = (0, 0);
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line?;
+        println!("{line}");
+        if let Some(rest) = line.strip_prefix("test result: ") {
+            let count = |word: &str| -> u64 {
+                rest.split(';')
+                    .find_map(|part| {
+                        part.trim().strip_suffix(word).map(|n| {
+                            n.trim()
+                                .trim_start_matches("ok. ")
+                                .trim_start_matches("FAILED. ")
+                        })
+                    })
+                    .and_then(|n| n.trim().parse().ok())
+                    .unwrap_or(0)
+            };
+            passed += count(" passed");
+            failed += count(" failed");
+        }
+    }
+    let status = child.wait()?;
+    tally.passed += passed;
+    tally.failed += failed;
+    if !status.success() && failed == 0 {
+        tally.record("host tests (cargo test did not complete)", false);
+    }
+    if failed > 0 {
+        tally.failures.push(format!("{failed} host test(s)"));
+    }
+    Ok(())
+}
+
+fn run_scenarios(filter: Option<&str>, tally: &mut Tally) -> Result<()> {
+    let root = workspace_root();
+    let all = scenarios::load_all(&root)?;
+    let selected: Vec<_> = all
+        .iter()
+        .filter(|s| filter.is_none_or(|f| s.name.contains(f)))
+        .collect();
+    // Build each kernel variant once.
+    let mut kernels = BTreeMap::new();
+    for scenario in &selected {
+        let manifest = manifest::load(&root, &scenario.image)
+            .with_context(|| format!("scenario {}", scenario.name))?;
+        let mut features = manifest.kernel.features.clone();
+        features.extend(scenario.kernel_features.iter().cloned());
+        features.sort();
+        features.dedup();
+        if let std::collections::btree_map::Entry::Vacant(entry) = kernels.entry(features) {
+            let elf = image::build_kernel(&root, entry.key())?;
+            entry.insert(elf);
+        }
+    }
+    for scenario in selected {
+        let manifest = manifest::load(&root, &scenario.image)?;
+        let mut features = manifest.kernel.features.clone();
+        features.extend(scenario.kernel_features.iter().cloned());
+        features.sort();
+        features.dedup();
+        let elf = &kernels[&features];
+        let board_names = scenario
+            .boards
+            .clone()
+            .unwrap_or_else(|| manifest.board_names());
+        let cmdline = scenario
+            .cmdline
+            .as_deref()
+            .unwrap_or(&manifest.kernel.cmdline);
+        for board_name in board_names {
+            let name = format!("{} on {board_name}", scenario.name);
+            let board = boards::load(&root, &board_name)
+                .with_context(|| format!("scenario {}", scenario.name))?;
+            let image = image::assemble(&root, elf, &manifest, &board, cmdline)?;
+            let options = qemu::Options {
+                timeout: Some(Duration::from_secs(scenario.timeout_seconds)),
+                capture: true,
+                ..Default::default()
+            };
+            let outcome = qemu::boot(&board, &image, &options)?;
+            match scenario.judge(&board_name, &outcome) {
+                Ok(()) => {
+                    println!(
+                        "scenario {name} ... ok ({:.1} s)",
+                        outcome.elapsed.as_secs_f64()
+                    );
+                    tally.record(&name, true);
+                }
+                Err(why) => {
+                    println!("scenario {name} ... FAILED: {why}");
+                    println!("  (the scenario checks that {})", scenario.description);
+                    println!(
+                        "---- console of {name} ----\n{}---- end of console ----",
+                        outcome.output
+                    );
+                    tally.record(&name, false);
+                }
+            }
+        }
+    }
+    Ok(())
+}
