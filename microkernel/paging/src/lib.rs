@@ -45,7 +45,7 @@ pub mod mair {
     /// Normal memory, non-cacheable.
     pub const NORMAL_NC: u64 = 3;
     /// The MAIR_EL1 value matching the indices above.
-    pub const VALUE: u64 = 0x00 | (0xff << 8) | (0x04 << 16) | (0x44 << 24);
+    pub const VALUE: u64 = (0xff << 8) | (0x04 << 16) | (0x44 << 24); // index 0: 0x00
 }
 
 bitflags! {
@@ -269,7 +269,10 @@ pub fn map(
     attributes: Attributes,
     allow_blocks: bool,
 ) -> Result<(), MapError> {
-    if va % PAGE_SIZE != 0 || pa % PAGE_SIZE != 0 || size % PAGE_SIZE != 0 {
+    if !va.is_multiple_of(PAGE_SIZE)
+        || !pa.is_multiple_of(PAGE_SIZE)
+        || !size.is_multiple_of(PAGE_SIZE)
+    {
         return Err(MapError::Misaligned);
     }
     let low = va & ((1 << VA_BITS) - 1);
@@ -304,7 +307,7 @@ fn leaf_level(va: u64, pa: u64, remaining: u64, allow_blocks: bool) -> u32 {
     if allow_blocks {
         for level in 1..3 {
             let span = entry_span(level);
-            if va % span == 0 && pa % span == 0 && remaining >= span {
+            if va.is_multiple_of(span) && pa.is_multiple_of(span) && remaining >= span {
                 return level;
             }
         }
