@@ -129,6 +129,7 @@ pub fn assemble(
         board: &board.name,
         cmdline,
         description: board.kernel_description(),
+        system: None,
     };
     let image = append_payload(flatten(&bytes)?, &info)?;
     let dir = root.join("target/images");

@@ -17,15 +17,28 @@
 //! - [`Error`]: the error codes every system call can return; `0` is success.
 //! - [`Badge`]: the word a server receives with each message or signal to tell its
 //!   clients apart.
+//! - [`Syscall`], [`MessageInfo`]: the trap convention and message descriptors.
+//! - [`invocation`]: operations on thread, IRQ handler, frame and system capabilities.
+//! - [`layout`]: the task address-space layout, the IPC buffer and the start info page.
+//! - [`FaultKind`]: the fault messages supervisors receive.
 #![no_std]
 #![forbid(unsafe_code)]
 
 mod badge;
 mod error;
+mod fault;
+pub mod invocation;
+pub mod layout;
 mod object;
 mod rights;
+mod syscall;
 
 pub use badge::Badge;
 pub use error::{Error, SUCCESS, UnknownError};
+pub use fault::{FAULT_LABEL, FaultKind};
+pub use layout::{IpcBuffer, StartCap, StartInfo};
 pub use object::ObjectType;
 pub use rights::Rights;
+pub use syscall::{
+    MAX_DEBUG_WRITE, MAX_MESSAGE_CAPS, MAX_MESSAGE_WORDS, MessageInfo, REGISTER_WORDS, Syscall,
+};

@@ -30,11 +30,13 @@ pub enum ObjectType {
     /// An in-band domain's stall capability: the right to set and clear that domain's
     /// virtual interrupt flag (the pipeline's stall word).
     StallCap = 9,
+    /// Control of the whole system: power off with a status (test drivers, the supervisor).
+    SystemControl = 10,
 }
 
 impl ObjectType {
     /// Every object type, in code order.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::Thread,
         Self::Endpoint,
         Self::Notification,
@@ -44,6 +46,7 @@ impl ObjectType {
         Self::AddressSpace,
         Self::CapSpace,
         Self::StallCap,
+        Self::SystemControl,
     ];
 
     /// The stable one-byte code of this type.
@@ -65,6 +68,7 @@ impl ObjectType {
             Self::AddressSpace => "AddressSpace",
             Self::CapSpace => "CapSpace",
             Self::StallCap => "StallCap",
+            Self::SystemControl => "SystemControl",
         }
     }
 
@@ -94,6 +98,7 @@ impl TryFrom<u8> for ObjectType {
             7 => Self::AddressSpace,
             8 => Self::CapSpace,
             9 => Self::StallCap,
+            10 => Self::SystemControl,
             _ => return Err(Error::InvalidArgument),
         })
     }

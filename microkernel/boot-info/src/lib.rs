@@ -53,6 +53,132 @@ pub struct BootInfo<'a> {
     pub cmdline: &'a str,
     /// The board description, for boards that pass no device tree.
     pub description: Option<BoardDescription<'a>>,
+    /// The tasks and kernel objects of the system; `None` for a kernel-only image.
+    #[serde(borrow)]
+    pub system: Option<System<'a>>,
+}
+
+/// Most tasks an image may hold.
+pub const MAX_TASKS: usize = 32;
+/// Most ELF load segments per task.
+pub const MAX_SEGMENTS: usize = 4;
+/// Most private memory regions per task.
+pub const MAX_REGIONS: usize = 4;
+/// Most capabilities the manifest grants one task.
+pub const MAX_GRANTS: usize = 48;
+/// Most shared-memory objects in an image.
+pub const MAX_SHARED: usize = 16;
+
+/// The static system: kernel objects by index, and where each task's record is.
+///
+/// Each [`Task`] is a separate record (see [`decode_task`]) so the kernel decodes one at a
+/// time on a small stack. The builder has checked every cross-reference (object indices,
+/// task indices, slots, IRQ numbers granted once); the kernel checks them again and
+/// refuses the image with a message rather than trusting the builder.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct System<'a> {
+    /// Endpoints, by index (names for logs).
+    #[serde(borrow)]
+    pub endpoints: heapless::Vec<&'a str, 64>,
+    /// Notifications, by index.
+    #[serde(borrow)]
+    pub notifications: heapless::Vec<&'a str, 64>,
+    /// Shared memory objects (frames), by index.
+    #[serde(borrow)]
+    pub shared: heapless::Vec<Shared<'a>, MAX_SHARED>,
+    /// Each task's record: offset from the start of the payload and length.
+    pub tasks: heapless::Vec<(u32, u32), MAX_TASKS>,
+}
+
+/// A shared memory object.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shared<'a> {
+    /// Name, for logs.
+    pub name: &'a str,
+    /// Size in bytes (a multiple of 4096).
+    pub size: u64,
+}
+
+/// One task: a program, its memory, its priority and its capabilities.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Task<'a> {
+    /// Name (at most 23 bytes).
+    pub name: &'a str,
+    /// Scheduling priority, 0 (lowest) to 255.
+    pub priority: u8,
+    /// Stack size in bytes (a multiple of 4096).
+    pub stack_size: u64,
+    /// Entry point (virtual address).
+    pub entry: u64,
+    /// The program's load segments.
+    pub segments: heapless::Vec<Segment, MAX_SEGMENTS>,
+    /// Private memory regions, mapped read-write from `layout::REGIONS_BASE` on.
+    pub regions: heapless::Vec<u64, MAX_REGIONS>,
+    /// Capabilities, with their slots.
+    #[serde(borrow)]
+    pub grants: heapless::Vec<Grant<'a>, MAX_GRANTS>,
+    /// Where this task's faults go: an endpoint index and the badge that names this task.
+    pub fault_endpoint: Option<(u32, u64)>,
+    /// Start the task at boot (otherwise it waits for a `Resume`).
+    pub start: bool,
+}
+
+/// A load segment, copied from the payload into fresh frames at load and at every restart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Segment {
+    /// Virtual address (page aligned).
+    pub vaddr: u64,
+    /// Bytes in memory (the rest after `file_size` is zero).
+    pub mem_size: u64,
+    /// Offset of the segment's bytes from the start of the payload.
+    pub file_offset: u64,
+    /// Bytes taken from the payload.
+    pub file_size: u64,
+    /// Access: bit 0 read, bit 1 write, bit 2 execute (never write and execute together).
+    pub flags: u8,
+}
+
+/// Segment flag: readable.
+pub const SEGMENT_READ: u8 = 1;
+/// Segment flag: writable.
+pub const SEGMENT_WRITE: u8 = 2;
+/// Segment flag: executable.
+pub const SEGMENT_EXECUTE: u8 = 4;
+
+/// One capability a task starts with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant<'a> {
+    /// The name task code looks it up by.
+    pub name: &'a str,
+    /// Slot in the task's capability space (1..; 0 stays empty).
+    pub slot: u32,
+    /// What it names.
+    pub object: GrantObject,
+    /// `kernel_abi::Rights` bits.
+    pub rights: u8,
+    /// Badge (0: none).
+    pub badge: u64,
+    /// `kernel_abi::layout::START_CAP_*` flags.
+    pub flags: u8,
+}
+
+/// The object a grant names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum GrantObject {
+    /// Endpoint by index.
+    Endpoint(u32),
+    /// Notification by index.
+    Notification(u32),
+    /// The handler of one interrupt line (controller numbering).
+    IrqHandler(u32),
+    /// The right to create IRQ handlers.
+    IrqControl,
+    /// Another task's thread, by task index (for its supervisor).
+    Thread(u32),
+    /// Shared memory by index.
+    Shared(u32),
+    /// Control of the system (power off).
+    SystemControl,
 }
 
 /// A board's hardware, as the kernel needs it. The kernel builds the same structure from a
@@ -176,6 +302,24 @@ pub fn decode(bytes: &[u8]) -> Result<BootInfo<'_>, DecodeError> {
     postcard::from_bytes(body).map_err(|_| DecodeError::Malformed)
 }
 
+/// Decodes the record of task `index` from the whole payload.
+pub fn decode_task<'a>(
+    payload: &'a [u8],
+    system: &System<'_>,
+    index: usize,
+) -> Result<Task<'a>, DecodeError> {
+    let &(offset, len) = system.tasks.get(index).ok_or(DecodeError::Truncated)?;
+    let record = payload
+        .get(offset as usize..offset as usize + len as usize)
+        .ok_or(DecodeError::Truncated)?;
+    postcard::from_bytes(record).map_err(|_| DecodeError::Malformed)
+}
+
+/// Encodes one task record into `out`, returning the bytes used.
+pub fn encode_task(task: &Task<'_>, out: &mut [u8]) -> Result<usize, postcard::Error> {
+    Ok(postcard::to_slice(task, out)?.len())
+}
+
 /// Writes a payload for `info` into `out`, returning the bytes used.
 pub fn encode(info: &BootInfo<'_>, out: &mut [u8]) -> Result<usize, postcard::Error> {
     let (header, body) = out
@@ -219,19 +363,54 @@ mod tests {
                 power: Power::None,
                 cpus: 4,
             }),
+            system: Some(System {
+                endpoints: heapless::Vec::from_slice(&["faults"]).unwrap(),
+                notifications: heapless::Vec::new(),
+                shared: heapless::Vec::new(),
+                tasks: heapless::Vec::new(),
+            }),
+        }
+    }
+
+    fn supervisor() -> Task<'static> {
+        Task {
+            name: "supervisor",
+            priority: 250,
+            stack_size: 8192,
+            entry: 0x40_0000,
+            segments: heapless::Vec::from_slice(&[Segment {
+                vaddr: 0x40_0000,
+                mem_size: 0x2000,
+                file_offset: 0x1000,
+                file_size: 0x1800,
+                flags: SEGMENT_READ | SEGMENT_EXECUTE,
+            }])
+            .unwrap(),
+            regions: heapless::Vec::new(),
+            grants: heapless::Vec::from_slice(&[Grant {
+                name: "faults",
+                slot: 1,
+                object: GrantObject::Endpoint(0),
+                rights: 1,
+                badge: 0,
+                flags: 0,
+            }])
+            .unwrap(),
+            fault_endpoint: None,
+            start: true,
         }
     }
 
     #[test]
     fn round_trips() {
-        let mut buf = [0u8; 512];
+        let mut buf = [0u8; 2048];
         let len = encode(&raspi(), &mut buf).unwrap();
         assert_eq!(decode(&buf[..len]), Ok(raspi()));
     }
 
     #[test]
     fn refuses_bad_payloads() {
-        let mut buf = [0u8; 512];
+        let mut buf = [0u8; 2048];
         let len = encode(&raspi(), &mut buf).unwrap();
         assert_eq!(decode(&buf[..len - 1]), Err(DecodeError::Truncated));
         assert_eq!(decode(&buf[..4]), Err(DecodeError::Truncated));
@@ -248,8 +427,29 @@ mod tests {
     }
 
     #[test]
+    fn task_records_round_trip_through_the_payload() {
+        let mut payload = [0u8; 4096];
+        let task_len = encode_task(&supervisor(), &mut payload[1024..]).unwrap();
+        let mut info = raspi();
+        let system = info.system.as_mut().unwrap();
+        system.tasks.push((1024, task_len as u32)).unwrap();
+        let len = encode(&info, &mut payload).unwrap();
+        assert!(len < 1024);
+        let decoded = decode(&payload).unwrap();
+        let system = decoded.system.as_ref().unwrap();
+        assert_eq!(decode_task(&payload, system, 0), Ok(supervisor()));
+        assert_eq!(
+            decode_task(&payload, system, 1),
+            Err(DecodeError::Truncated)
+        );
+        let mut bad = system.clone();
+        bad.tasks[0] = (4000, 200);
+        assert_eq!(decode_task(&payload, &bad, 0), Err(DecodeError::Truncated));
+    }
+
+    #[test]
     fn encode_reports_a_full_buffer() {
-        let mut small = [0u8; 20];
+        let mut small = [0u8; 40];
         assert!(encode(&raspi(), &mut small).is_err());
     }
 }

@@ -1,0 +1,96 @@
+//! The fixed layout of every task's address space and the pages the kernel shares with it.
+//!
+//! ```text
+//! 0x0000_0000_0040_0000  program (ELF segments; tasks are linked here)
+//! 0x0000_0000_1000_0000  StartInfo page (read-only)
+//! 0x0000_0000_1000_1000  IPC buffer page (read-write)
+//! 0x0000_0000_2000_0000  top of the stack (grows down; size from the manifest)
+//! 0x0000_0000_3000_0000  memory regions from the manifest, in order, page aligned
+//! 0x0000_0000_8000_0000  end of the area tasks may map frames into
+//! ```
+
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+/// Where task programs are linked.
+pub const PROGRAM_BASE: u64 = 0x0040_0000;
+/// The read-only [`StartInfo`] page.
+pub const START_INFO: u64 = 0x1000_0000;
+/// The thread's [`IpcBuffer`] page.
+pub const IPC_BUFFER: u64 = 0x1000_1000;
+/// Top of the initial stack.
+pub const STACK_TOP: u64 = 0x2000_0000;
+/// First manifest memory region.
+pub const REGIONS_BASE: u64 = 0x3000_0000;
+/// End of the area `FrameOp::Map` accepts (exclusive).
+pub const USER_MAP_END: u64 = 0x8000_0000;
+
+/// The per-thread IPC buffer: message words beyond the registers, capability transfer.
+#[repr(C)]
+#[derive(Debug, Clone, FromBytes, IntoBytes, KnownLayout, Immutable)]
+pub struct IpcBuffer {
+    /// Message words; index `i` is word `i` (words below `REGISTER_WORDS` travel in
+    /// registers and are not read here).
+    pub words: [u64; crate::MAX_MESSAGE_WORDS],
+    /// Sender: slots of the capabilities to transfer (`MessageInfo::caps` of them).
+    pub send_caps: [u64; crate::MAX_MESSAGE_CAPS],
+    /// Receiver: the empty slot a received capability goes to (0: accept none).
+    pub receive_slot: u64,
+    /// Receiver: capabilities the last received message carried (0 or 1).
+    pub received_caps: u64,
+}
+
+/// Longest task or capability name in [`StartInfo`].
+pub const NAME_LEN: usize = 24;
+/// Most capabilities a [`StartInfo`] lists.
+pub const MAX_START_CAPS: usize = 48;
+/// `StartInfo::magic`.
+pub const START_INFO_MAGIC: u64 = u64::from_le_bytes(*b"STARTINF");
+
+/// What a task learns at start: its name and the capabilities the manifest gave it, by
+/// name, so task code looks capabilities up instead of hard-coding slot numbers.
+#[repr(C)]
+#[derive(Debug, Clone, FromBytes, IntoBytes, KnownLayout, Immutable)]
+pub struct StartInfo {
+    /// [`START_INFO_MAGIC`].
+    pub magic: u64,
+    /// The task's index in the image.
+    pub task_index: u64,
+    /// Restarts of this task so far.
+    pub restarts: u64,
+    /// The task's name, NUL padded.
+    pub name: [u8; NAME_LEN],
+    /// Entries used in `caps`.
+    pub cap_count: u64,
+    /// The task's capabilities.
+    pub caps: [StartCap; MAX_START_CAPS],
+}
+
+/// One capability in [`StartInfo`].
+#[repr(C)]
+#[derive(Debug, Clone, Copy, FromBytes, IntoBytes, KnownLayout, Immutable)]
+pub struct StartCap {
+    /// The name the manifest gave it, NUL padded.
+    pub name: [u8; NAME_LEN],
+    /// Its slot in the task's capability space.
+    pub slot: u32,
+    /// Its [`ObjectType`](crate::ObjectType) code.
+    pub kind: u8,
+    /// Its [`Rights`](crate::Rights) bits.
+    pub rights: u8,
+    /// Kind-specific flags ([`START_CAP_RESTART`] on thread capabilities).
+    pub flags: u8,
+    /// Zero.
+    pub reserved: u8,
+}
+
+/// `StartCap::flags`: the supervisor should restart this task when it faults.
+pub const START_CAP_RESTART: u8 = 1;
+
+/// Trims a NUL-padded name.
+#[must_use]
+pub fn name_str(name: &[u8; NAME_LEN]) -> &str {
+    let len = name.iter().position(|&b| b == 0).unwrap_or(NAME_LEN);
+    core::str::from_utf8(&name[..len]).unwrap_or("")
+}
+
+const _: () = assert!(size_of::<StartInfo>() <= 4096 && size_of::<IpcBuffer>() <= 4096);
