@@ -44,7 +44,9 @@ labels! {
         /// Reload the thread's task from the image (fresh memory, registers, capabilities
         /// as in the manifest) and start it. Allowed on a faulted or suspended thread.
         Restart = 6,
-        /// Returns `w0` = the thread's state ([`ThreadState`]), `w1` = restarts so far.
+        /// Returns `w0` = the thread's state ([`ThreadState`]), `w1` = restarts so far,
+        /// `w2` = the task's index in the image (fault badges are index + 1, so a
+        /// supervisor maps a fault message to the thread capability with this).
         Status = 7,
     }
 }
