@@ -69,8 +69,10 @@ labels! {
 labels! {
     /// Operations on a frame capability.
     FrameOp {
-        /// Map the frame into the caller's address space at `w0` (page aligned, in the
-        /// task area); `w1` = 1 for writable (needs WRITE), 0 for read-only.
+        /// Map the frame into the caller's address space at `w0`: page aligned
+        /// (else `InvalidArgument`), inside `layout::SHARED_MAP_BASE..USER_MAP_END`
+        /// (else `InvalidAddress`); `w1` = 1 for writable (needs WRITE), 0 for
+        /// read-only (needs READ). Mapping it twice is `AlreadyInUse`.
         Map = 1,
         /// Unmap the frame from the caller's address space.
         Unmap = 2,

@@ -5,8 +5,10 @@
 //! 0x0000_0000_1000_0000  StartInfo page (read-only)
 //! 0x0000_0000_1000_1000  IPC buffer page (read-write)
 //! 0x0000_0000_2000_0000  top of the stack (grows down; size from the manifest)
-//! 0x0000_0000_3000_0000  memory regions from the manifest, in order, page aligned
-//! 0x0000_0000_8000_0000  end of the area tasks may map frames into
+//! 0x0000_0000_3000_0000  memory regions from the manifest, in order, page aligned,
+//!                        one unmapped page between two regions
+//! 0x0000_0000_4000_0000  window for shared memory mapped with `FrameOp::Map`
+//! 0x0000_0000_8000_0000  end of that window
 //! ```
 
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
@@ -21,7 +23,9 @@ pub const IPC_BUFFER: u64 = 0x1000_1000;
 pub const STACK_TOP: u64 = 0x2000_0000;
 /// First manifest memory region.
 pub const REGIONS_BASE: u64 = 0x3000_0000;
-/// End of the area `FrameOp::Map` accepts (exclusive).
+/// Start of the window `FrameOp::Map` accepts.
+pub const SHARED_MAP_BASE: u64 = 0x4000_0000;
+/// End of the window `FrameOp::Map` accepts (exclusive).
 pub const USER_MAP_END: u64 = 0x8000_0000;
 
 /// The per-thread IPC buffer: message words beyond the registers, capability transfer.

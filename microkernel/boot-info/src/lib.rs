@@ -315,6 +315,11 @@ pub fn decode_task<'a>(
     postcard::from_bytes(record).map_err(|_| DecodeError::Malformed)
 }
 
+/// Decodes one task record (the bytes `System::tasks` points at).
+pub fn decode_task_record(record: &[u8]) -> Result<Task<'_>, DecodeError> {
+    postcard::from_bytes(record).map_err(|_| DecodeError::Malformed)
+}
+
 /// Encodes one task record into `out`, returning the bytes used.
 pub fn encode_task(task: &Task<'_>, out: &mut [u8]) -> Result<usize, postcard::Error> {
     Ok(postcard::to_slice(task, out)?.len())

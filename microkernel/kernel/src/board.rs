@@ -9,8 +9,8 @@ use paging::Attributes;
 /// Where the board description came from (printed in the banner).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Source {
-    /// The device tree at this physical address.
-    DeviceTree(u64),
+    /// The device tree at this physical address, of this size.
+    DeviceTree(u64, u64),
     /// The image's board file.
     Image,
 }
@@ -87,7 +87,11 @@ pub fn discover(
         }
     }
     let bootargs = tree.chosen().bootargs().filter(|args| !args.is_empty());
-    Ok((describe(&tree)?, Source::DeviceTree(dtb_pa), bootargs))
+    Ok((
+        describe(&tree)?,
+        Source::DeviceTree(dtb_pa, total),
+        bootargs,
+    ))
 }
 
 fn describe(tree: &Fdt<'static>) -> Result<BoardDescription<'static>, Error> {

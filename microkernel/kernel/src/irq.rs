@@ -130,3 +130,40 @@ pub fn describe() -> Option<(&'static str, u32)> {
         .as_ref()
         .map(|r| (r.chip.name(), r.chip.lines()))
 }
+
+/// Acknowledges the highest-priority pending interrupt (task mode: the kernel routes it).
+pub fn acknowledge() -> Option<u32> {
+    ROUTER.lock().as_mut().and_then(|r| r.chip.acknowledge())
+}
+
+/// Masks a line.
+pub fn mask(irq: u32) {
+    if let Some(router) = ROUTER.lock().as_mut() {
+        let _ = router.chip.disable(irq);
+    }
+}
+
+/// Unmasks a line (level-triggered: the device's state decides whether it fires again).
+pub fn unmask(irq: u32) -> Result<(), &'static str> {
+    match ROUTER.lock().as_mut() {
+        Some(router) if irq < router.chip.lines() => router.chip.enable(irq, Trigger::Level),
+        _ => Err("no such interrupt line"),
+    }
+}
+
+/// Ends an acknowledged interrupt at the controller.
+pub fn end_of_interrupt(irq: u32) {
+    if let Some(router) = ROUTER.lock().as_mut() {
+        router.chip.end_of_interrupt(irq);
+    }
+}
+
+/// Counts an interrupt on a line nobody owns (the caller masked it).
+pub fn count_spurious() {
+    SPURIOUS.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Number of lines of the controller (0 before `init`).
+pub fn lines() -> u32 {
+    ROUTER.lock().as_ref().map_or(0, |r| r.chip.lines())
+}

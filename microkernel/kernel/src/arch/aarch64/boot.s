@@ -96,8 +96,9 @@ el1_entry:
     tlbi    vmalle1
     dsb     nsh
     isb
-    // SCTLR_EL1: RES1 | M | C | SA | SA0 | I | WXN (a writable page is never executable).
-    ldr     x1, =0x30d8181d
+    // SCTLR_EL1: RES1 | M | C | SA | SA0 | I | DZE | UCT | WXN (a writable page is never
+    // executable; EL0 may zero cache lines and read the cache type).
+    ldr     x1, =0x30d8d81d
     msr     sctlr_el1, x1
     isb
 

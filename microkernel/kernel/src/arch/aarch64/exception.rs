@@ -3,7 +3,10 @@
 use aarch64_cpu::registers::{ESR_EL1, FAR_EL1, Readable, VBAR_EL1, Writeable};
 
 /// Registers saved on every exception entry, in the order `vectors.s` stores them.
-#[repr(C)]
+///
+/// A thread's user registers live in one of these for as long as the thread exists; the
+/// vectors store into it directly (16-byte aligned, as a stack frame must be).
+#[repr(C, align(16))]
 #[derive(Clone, Debug, Default)]
 pub struct TrapFrame {
     /// x0-x30.
@@ -17,6 +20,16 @@ pub struct TrapFrame {
 }
 
 const _: () = assert!(size_of::<TrapFrame>() == 272, "vectors.s FRAME_SIZE");
+
+impl TrapFrame {
+    /// All registers zero.
+    pub const ZERO: TrapFrame = TrapFrame {
+        x: [0; 31],
+        sp_el0: 0,
+        elr: 0,
+        spsr: 0,
+    };
+}
 
 /// Which vector was taken (the `kind` number `vectors.s` passes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,11 +79,31 @@ pub fn install_vectors() {
     aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
 }
 
+/// Reads the syndrome registers for a synchronous exception taken at `elr`.
+pub fn syndrome(elr: u64) -> Syndrome {
+    Syndrome {
+        esr: ESR_EL1.get(),
+        far: FAR_EL1.get(),
+        elr,
+    }
+}
+
+/// Exception from EL0: the thread's registers are already saved in its frame. Returns
+/// the frame of the thread to run next (`vectors.s` loads it and returns to EL0).
+#[unsafe(no_mangle)]
+extern "C" fn user_trap(kind: u64, frame: *mut TrapFrame) -> *mut TrapFrame {
+    let vector = Vector::from_kind(kind);
+    // SAFETY: `frame` is the running thread's frame slot, which `vectors.s` just filled;
+    // only its `elr` is read here, before the kernel takes its lock.
+    let elr = unsafe { (*frame).elr };
+    crate::kernel::trap(vector, syndrome(elr))
+}
+
 #[unsafe(no_mangle)]
 extern "C" fn exception_dispatch(kind: u64, frame: &mut TrapFrame) {
     let vector = Vector::from_kind(kind);
     match vector {
-        Vector::KernelIrq | Vector::UserIrq => crate::irq::handle_pending(),
+        Vector::KernelIrq | Vector::UserIrq => crate::kernel::kernel_irq(),
         Vector::KernelSync | Vector::UserSync | Vector::Unexpected(_) => {
             let syndrome = Syndrome {
                 esr: ESR_EL1.get(),

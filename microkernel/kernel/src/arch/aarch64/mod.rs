@@ -1,12 +1,14 @@
 //! AArch64 (Armv8-A, EL1 kernel / EL0 tasks).
 
 mod boot;
+pub mod context;
 pub mod cpu;
 pub mod esr;
 pub mod exception;
 pub mod mmu;
 pub mod power;
 pub mod timer;
+pub mod user_memory;
 
 core::arch::global_asm!(include_str!("boot.s"));
 core::arch::global_asm!(include_str!("vectors.s"));

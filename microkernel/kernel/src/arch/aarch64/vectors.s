@@ -1,6 +1,13 @@
-// Exception vector table. Every entry saves the full register frame (`TrapFrame`) on the
-// current kernel stack and calls `exception_dispatch(kind, frame)`; on return the frame is
-// restored (it may have been changed, e.g. to return into another context) and erets.
+// Exception vector table.
+//
+// From EL1 (the kernel idling or faulting): the frame is saved on the kernel stack and
+// `exception_dispatch(kind, frame)` runs; the frame is restored and the kernel resumes.
+//
+// From EL0: while a thread runs, SP_EL1 points just past that thread's `TrapFrame` slot
+// (`context.rs`), so the entry stores the user registers straight into the thread's
+// frame, with no copy. It then moves to this CPU's kernel stack (TPIDR_EL1) and calls
+// `user_trap(kind, frame)`, which returns the frame of the thread to run next;
+// `return_to_user` loads it and erets, leaving SP_EL1 just past that frame again.
 
 .equ FRAME_SIZE, 272
 
@@ -12,28 +19,15 @@
     b       exception_entry
 .endm
 
-.section .text.vectors, "ax"
-.balign 2048
-.global exception_vectors
-exception_vectors:
-    VECTOR 0    // current EL, SP_EL0: synchronous
-    VECTOR 1    //                     IRQ
-    VECTOR 2    //                     FIQ
-    VECTOR 3    //                     SError
-    VECTOR 4    // current EL, SP_EL1: synchronous
-    VECTOR 5    //                     IRQ
-    VECTOR 6    //                     FIQ
-    VECTOR 7    //                     SError
-    VECTOR 8    // lower EL, AArch64:  synchronous
-    VECTOR 9    //                     IRQ
-    VECTOR 10   //                     FIQ
-    VECTOR 11   //                     SError
-    VECTOR 12   // lower EL, AArch32:  synchronous
-    VECTOR 13   //                     IRQ
-    VECTOR 14   //                     FIQ
-    VECTOR 15   //                     SError
+.macro USER_VECTOR kind
+    .balign 0x80
+    sub     sp, sp, #FRAME_SIZE     // sp = the running thread's frame slot
+    stp     x0, x1, [sp, #0]
+    mov     x0, #\kind
+    b       user_entry
+.endm
 
-exception_entry:
+.macro SAVE_X2_TO_X29
     stp     x2, x3, [sp, #16]
     stp     x4, x5, [sp, #32]
     stp     x6, x7, [sp, #48]
@@ -48,14 +42,9 @@ exception_entry:
     stp     x24, x25, [sp, #192]
     stp     x26, x27, [sp, #208]
     stp     x28, x29, [sp, #224]
-    mrs     x1, sp_el0
-    stp     x30, x1, [sp, #240]
-    mrs     x2, elr_el1
-    mrs     x3, spsr_el1
-    stp     x2, x3, [sp, #256]
-    mov     x1, sp
-    bl      exception_dispatch
+.endm
 
+.macro RESTORE_FRAME_AT_SP
     ldp     x2, x3, [sp, #256]
     msr     elr_el1, x2
     msr     spsr_el1, x3
@@ -77,4 +66,57 @@ exception_entry:
     ldp     x26, x27, [sp, #208]
     ldp     x28, x29, [sp, #224]
     add     sp, sp, #FRAME_SIZE
+.endm
+
+.section .text.vectors, "ax"
+.balign 2048
+.global exception_vectors
+exception_vectors:
+    VECTOR 0    // current EL, SP_EL0: synchronous
+    VECTOR 1    //                     IRQ
+    VECTOR 2    //                     FIQ
+    VECTOR 3    //                     SError
+    VECTOR 4    // current EL, SP_EL1: synchronous
+    VECTOR 5    //                     IRQ
+    VECTOR 6    //                     FIQ
+    VECTOR 7    //                     SError
+    USER_VECTOR 8    // lower EL, AArch64:  synchronous
+    USER_VECTOR 9    //                     IRQ
+    USER_VECTOR 10   //                     FIQ
+    USER_VECTOR 11   //                     SError
+    USER_VECTOR 12   // lower EL, AArch32:  synchronous
+    USER_VECTOR 13   //                     IRQ
+    USER_VECTOR 14   //                     FIQ
+    USER_VECTOR 15   //                     SError
+
+exception_entry:
+    SAVE_X2_TO_X29
+    mrs     x1, sp_el0
+    stp     x30, x1, [sp, #240]
+    mrs     x2, elr_el1
+    mrs     x3, spsr_el1
+    stp     x2, x3, [sp, #256]
+    mov     x1, sp
+    bl      exception_dispatch
+    RESTORE_FRAME_AT_SP
+    eret
+
+user_entry:
+    SAVE_X2_TO_X29
+    mrs     x1, sp_el0
+    stp     x30, x1, [sp, #240]
+    mrs     x2, elr_el1
+    mrs     x3, spsr_el1
+    stp     x2, x3, [sp, #256]
+    mov     x1, sp                  // the thread's frame
+    mrs     x2, tpidr_el1           // this CPU's kernel stack
+    mov     sp, x2
+    bl      user_trap               // x0 = frame of the thread to run
+    // fall through
+
+// return_to_user(frame): load a thread's frame and enter it at EL0.
+.global return_to_user
+return_to_user:
+    mov     sp, x0
+    RESTORE_FRAME_AT_SP
     eret

@@ -1,0 +1,178 @@
+//! Message transfer between threads: endpoints (send, call, receive, reply), fault
+//! messages, and capability transfer.
+//!
+//! Words 0-5 travel in the threads' saved registers (x2..x7); words 6.. are copied
+//! between the two IPC buffers through the linear map. A blocked sender keeps its message
+//! in its registers and buffer until a receiver takes it.
+
+use super::{Kernel, objects::*};
+use crate::arch::user_memory;
+use core::mem::offset_of;
+use kernel_abi::{FAULT_LABEL, IpcBuffer, MessageInfo, REGISTER_WORDS};
+
+const SEND_CAP: u64 = offset_of!(IpcBuffer, send_caps) as u64;
+const RECEIVE_SLOT: u64 = offset_of!(IpcBuffer, receive_slot) as u64;
+const RECEIVED_CAPS: u64 = offset_of!(IpcBuffer, received_caps) as u64;
+
+/// The capability slot a thread's IPC buffer names for sending.
+pub fn send_cap_slot(kernel: &Kernel, thread: ThreadId) -> u64 {
+    user_memory::read_word(kernel.threads[thread].ipc_buffer + SEND_CAP)
+}
+
+/// `thread` sends `pending` on `endpoint`: handed to a waiting receiver, or queued.
+pub fn send(kernel: &mut Kernel, thread: ThreadId, endpoint: usize, pending: Pending) {
+    let mut queue = kernel.endpoints[endpoint].queue;
+    if kernel.endpoints[endpoint].waiting == EndpointQueue::Receivers
+        && let Some(receiver) = kernel.queue_pop(&mut queue)
+    {
+        kernel.endpoints[endpoint].queue = queue;
+        if queue.head.is_none() {
+            kernel.endpoints[endpoint].waiting = EndpointQueue::Idle;
+        }
+        kernel.threads[receiver].state = State::Ready; // off the endpoint
+        deliver(kernel, thread, receiver, pending);
+        return;
+    }
+    kernel.queue_push(&mut queue, thread);
+    kernel.endpoints[endpoint].queue = queue;
+    kernel.endpoints[endpoint].waiting = EndpointQueue::Senders;
+    kernel.threads[thread].pending = Some(pending);
+    kernel.threads[thread].state = State::Sending { endpoint };
+}
+
+/// `thread` receives on `endpoint`: takes a waiting sender's message, or waits.
+pub fn receive(kernel: &mut Kernel, thread: ThreadId, endpoint: usize) {
+    let mut queue = kernel.endpoints[endpoint].queue;
+    if kernel.endpoints[endpoint].waiting == EndpointQueue::Senders
+        && let Some(sender) = kernel.queue_pop(&mut queue)
+    {
+        kernel.endpoints[endpoint].queue = queue;
+        if queue.head.is_none() {
+            kernel.endpoints[endpoint].waiting = EndpointQueue::Idle;
+        }
+        let pending = kernel.threads[sender].pending.take();
+        if let Some(pending) = pending {
+            deliver(kernel, sender, thread, pending);
+        }
+        return;
+    }
+    kernel.queue_push(&mut queue, thread);
+    kernel.endpoints[endpoint].queue = queue;
+    kernel.endpoints[endpoint].waiting = EndpointQueue::Receivers;
+    kernel.threads[thread].state = State::Receiving { endpoint };
+}
+
+/// Reports `fault` of `thread` on its fault endpoint.
+pub fn send_fault(kernel: &mut Kernel, thread: ThreadId, endpoint: usize, fault: Fault) {
+    send(kernel, thread, endpoint, Pending::Fault(fault));
+    if !matches!(kernel.threads[thread].state, State::Sending { .. }) {
+        kernel.threads[thread].state = State::Faulted;
+    }
+}
+
+/// Copies words `REGISTER_WORDS..length` from one IPC buffer to another.
+fn copy_buffer_words(kernel: &Kernel, from: ThreadId, to: ThreadId, length: u8) {
+    if usize::from(length) > REGISTER_WORDS {
+        let offset = (REGISTER_WORDS * 8) as u64;
+        let bytes = (usize::from(length) - REGISTER_WORDS) as u64 * 8;
+        user_memory::copy_physical(
+            kernel.threads[from].ipc_buffer + offset,
+            kernel.threads[to].ipc_buffer + offset,
+            bytes,
+        );
+    }
+}
+
+/// Hands `pending` from `sender` to `receiver` (both off any queue) and wakes them.
+fn deliver(kernel: &mut Kernel, sender: ThreadId, receiver: ThreadId, pending: Pending) {
+    match pending {
+        Pending::Message {
+            info,
+            badge,
+            call,
+            grant,
+        } => {
+            let words: [u64; REGISTER_WORDS] =
+                kernel.frames[sender].x[2..8].try_into().unwrap_or_default();
+            kernel.frames[receiver].x[2..8].copy_from_slice(&words);
+            copy_buffer_words(kernel, sender, receiver, info.length);
+            let received = if info.caps > 0 && grant {
+                transfer_cap(kernel, sender, receiver)
+            } else {
+                0
+            };
+            user_memory::write_word(
+                kernel.threads[receiver].ipc_buffer + RECEIVED_CAPS,
+                received,
+            );
+            let frame = &mut kernel.frames[receiver];
+            frame.x[0] = 0;
+            frame.x[1] = MessageInfo {
+                caps: received as u8,
+                ..info
+            }
+            .to_raw();
+            frame.x[8] = badge;
+            if call {
+                kernel.threads[sender].state = State::AwaitingReply;
+                kernel.threads[receiver].reply_to = Some(sender);
+            } else {
+                kernel.frames[sender].x[0] = 0;
+                kernel.make_ready(sender);
+            }
+        }
+        Pending::Fault(fault) => {
+            let frame = &mut kernel.frames[receiver];
+            frame.x[0] = 0;
+            frame.x[1] = MessageInfo::new(FAULT_LABEL, 4).to_raw();
+            frame.x[2] = fault.kind as u64;
+            frame.x[3] = fault.address;
+            frame.x[4] = fault.pc;
+            frame.x[5] = fault.esr;
+            frame.x[8] = fault.badge;
+            user_memory::write_word(kernel.threads[receiver].ipc_buffer + RECEIVED_CAPS, 0);
+            kernel.threads[sender].state = State::Faulted;
+        }
+    }
+    kernel.make_ready(receiver);
+}
+
+/// Copies the capability the sender names into the receiver's receive slot; returns the
+/// number transferred (a missing, occupied or invalid receive slot drops it).
+fn transfer_cap(kernel: &mut Kernel, sender: ThreadId, receiver: ThreadId) -> u64 {
+    let (Some(from_space), Some(to_space)) = (
+        kernel.threads[sender].cspace,
+        kernel.threads[receiver].cspace,
+    ) else {
+        return 0;
+    };
+    let receive_slot = user_memory::read_word(kernel.threads[receiver].ipc_buffer + RECEIVE_SLOT);
+    if receive_slot == 0 {
+        return 0;
+    }
+    let (Ok(from), Ok(to)) = (
+        from_space.resolve(send_cap_slot(kernel, sender)),
+        to_space.resolve(receive_slot),
+    ) else {
+        return 0;
+    };
+    u64::from(kernel.caps.copy(from, to).is_ok())
+}
+
+/// `replier` answers the `Call` of `caller` with the message in its registers.
+pub fn reply(kernel: &mut Kernel, replier: ThreadId, caller: ThreadId, info: MessageInfo) {
+    if kernel.threads[caller].state != State::AwaitingReply {
+        return; // suspended or restarted meanwhile: the reply has no one to go to
+    }
+    let words: [u64; REGISTER_WORDS] = kernel.frames[replier].x[2..8]
+        .try_into()
+        .unwrap_or_default();
+    kernel.frames[caller].x[2..8].copy_from_slice(&words);
+    copy_buffer_words(kernel, replier, caller, info.length);
+    user_memory::write_word(kernel.threads[caller].ipc_buffer + RECEIVED_CAPS, 0);
+    let frame = &mut kernel.frames[caller];
+    frame.x[0] = 0;
+    frame.x[1] = info.to_raw();
+    frame.x[8] = 0;
+    kernel.make_ready(caller);
+}

@@ -1,0 +1,356 @@
+//! The kernel proper: object tables, scheduling, and the entry from every trap.
+//!
+//! The kernel is not preemptible: it runs with IRQs masked, under one lock, from trap entry
+//! to the return into a thread. Everything it does is a bounded amount of work on the
+//! static tables here; a thread that has to wait is put on a queue and another thread (or
+//! the idle loop) runs.
+
+mod ipc;
+pub mod objects;
+mod syscall;
+mod task;
+
+use crate::arch::{
+    self, context,
+    exception::{Syndrome, TrapFrame, Vector},
+};
+use crate::{ExitCode, irq, println, shutdown};
+use cspace::{CapTable, SlotId};
+use objects::*;
+use sched::{RunQueue, ThreadIndex};
+
+/// Capability slots of each task.
+pub const SLOTS_PER_TASK: u32 = 64;
+/// Slots for the kernel's own original capabilities (one per object), above the tasks'.
+const ROOT_SLOTS: u32 = 512;
+/// All capability slots.
+const SLOTS: usize = (MAX_THREADS as u32 * SLOTS_PER_TASK + ROOT_SLOTS) as usize;
+
+/// Everything the kernel owns.
+pub struct Kernel {
+    pub caps: CapTable<SLOTS>,
+    pub threads: [Thread; MAX_THREADS],
+    /// User registers of each thread; the trap vectors read and write these directly.
+    pub frames: [TrapFrame; MAX_THREADS],
+    pub endpoints: [Endpoint; MAX_ENDPOINTS],
+    pub notifications: [Notification; MAX_NOTIFICATIONS],
+    pub shared: [Shared; MAX_SHARED],
+    pub irq_lines: [IrqLine; MAX_IRQ_LINES],
+    pub run_queue: RunQueue<MAX_THREADS>,
+    pub current: Option<ThreadId>,
+    pub thread_count: usize,
+    pub frames_allocator: crate::memory::FrameAllocator,
+    /// Next free kernel root slot.
+    pub next_root: u32,
+    /// The image payload (task programs, for restarts).
+    pub payload: &'static [u8],
+    /// Each task's record in the payload.
+    pub task_records: [(u32, u32); MAX_THREADS],
+    /// The address space TTBR0 holds now.
+    pub active_asid: u16,
+}
+
+static KERNEL: spin::Mutex<Kernel> = spin::Mutex::new(Kernel {
+    caps: CapTable::new(),
+    threads: [const { Thread::EMPTY }; MAX_THREADS],
+    frames: [const { TrapFrame::ZERO }; MAX_THREADS],
+    endpoints: [Endpoint {
+        queue: Queue {
+            head: None,
+            tail: None,
+        },
+        waiting: EndpointQueue::Idle,
+    }; MAX_ENDPOINTS],
+    notifications: [Notification {
+        word: 0,
+        waiters: Queue {
+            head: None,
+            tail: None,
+        },
+    }; MAX_NOTIFICATIONS],
+    shared: [Shared { base: 0, size: 0 }; MAX_SHARED],
+    irq_lines: [IrqLine {
+        bound: None,
+        masked: false,
+        count: 0,
+    }; MAX_IRQ_LINES],
+    run_queue: RunQueue::new(),
+    current: None,
+    thread_count: 0,
+    frames_allocator: crate::memory::FrameAllocator::empty(),
+    next_root: 0,
+    payload: &[],
+    task_records: [(0, 0); MAX_THREADS],
+    active_asid: 0,
+});
+
+/// Whether threads exist (otherwise interrupts go to the kernel's own handlers).
+static RUNNING_TASKS: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Creates the system the image describes and runs it. Never returns.
+pub fn start(
+    system: &boot_info::System<'static>,
+    payload: &'static [u8],
+    allocator: crate::memory::FrameAllocator,
+) -> ! {
+    let mut kernel = KERNEL.lock();
+    kernel.frames_allocator = allocator;
+    kernel.payload = payload;
+    if let Err(error) = task::create_system(&mut kernel, system) {
+        println!("error: the image's system cannot be created: {error}");
+        drop(kernel);
+        shutdown(ExitCode::CheckFailed);
+    }
+    println!(
+        "kernel: {} tasks, {} endpoints, {} notifications; {} KiB of RAM for tasks, {} KiB free",
+        kernel.thread_count,
+        system.endpoints.len(),
+        system.notifications.len(),
+        kernel.frames_allocator.allocated() >> 10,
+        kernel.frames_allocator.free() >> 10
+    );
+    context::init_cpu();
+    RUNNING_TASKS.store(true, core::sync::atomic::Ordering::SeqCst);
+    drop(kernel);
+    idle()
+}
+
+/// Runs when no thread can: waits for an interrupt to make one ready.
+fn idle() -> ! {
+    context::idle(|| KERNEL.lock().dispatch())
+}
+
+/// Entry from EL0: a system call, a fault or an interrupt. Returns the frame to resume.
+pub fn trap(vector: Vector, syndrome: Syndrome) -> *mut TrapFrame {
+    let mut kernel = KERNEL.lock();
+    let Some(current) = kernel.current else {
+        drop(kernel);
+        crate::fault::exception(vector, syndrome, &TrapFrame::ZERO);
+    };
+    match vector {
+        Vector::UserSync => {
+            let class = arch::esr::ExceptionClass::of(syndrome.esr);
+            if class == arch::esr::ExceptionClass(0x15) {
+                syscall::handle(&mut kernel, current);
+            } else {
+                let kind = task::fault_kind(syndrome.esr);
+                kernel.fault(current, kind, syndrome.far, syndrome.elr, syndrome.esr);
+            }
+        }
+        Vector::UserIrq => kernel.route_interrupts(),
+        _ => kernel.fault(
+            current,
+            kernel_abi::FaultKind::Other,
+            0,
+            syndrome.elr,
+            syndrome.esr,
+        ),
+    }
+    match kernel.dispatch() {
+        Some(frame) => frame,
+        None => {
+            drop(kernel);
+            idle()
+        }
+    }
+}
+
+/// An IRQ taken at EL1 (the idle loop, or the kernel-only boot check).
+pub fn kernel_irq() {
+    if RUNNING_TASKS.load(core::sync::atomic::Ordering::Relaxed) {
+        KERNEL.lock().route_interrupts();
+    } else {
+        irq::handle_pending();
+    }
+}
+
+impl Kernel {
+    /// Picks the thread to run (keeping the current one unless a higher priority is
+    /// ready), switches the address space, and returns its frame.
+    fn dispatch(&mut self) -> Option<*mut TrapFrame> {
+        let next = match self.current {
+            Some(current) if self.threads[current].state == State::Ready => {
+                let priority = self.threads[current].priority;
+                if sched::should_preempt(priority, &self.run_queue) {
+                    let _ = self
+                        .run_queue
+                        .enqueue_front(ThreadIndex(current as u16), priority);
+                    self.run_queue.pop_highest().map(|(t, _)| t.get())
+                } else {
+                    Some(current)
+                }
+            }
+            _ => self.run_queue.pop_highest().map(|(t, _)| t.get()),
+        };
+        self.current = next;
+        let next = next?;
+        let thread = &self.threads[next];
+        if thread.asid != self.active_asid {
+            context::switch_address_space(thread.root, thread.asid);
+            self.active_asid = thread.asid;
+        }
+        Some(&raw mut self.frames[next])
+    }
+
+    /// Makes `thread` runnable (it runs at once if it outranks the current thread).
+    pub fn make_ready(&mut self, thread: ThreadId) {
+        self.threads[thread].state = State::Ready;
+        if self.current != Some(thread) {
+            let _ = self
+                .run_queue
+                .enqueue(ThreadIndex(thread as u16), self.threads[thread].priority);
+        }
+    }
+
+    /// Takes a thread off whatever it waits on (queue, run queue), leaving its state.
+    pub fn unlink(&mut self, thread: ThreadId) {
+        match self.threads[thread].state {
+            State::Sending { endpoint } | State::Receiving { endpoint } => {
+                let mut queue = self.endpoints[endpoint].queue;
+                self.queue_remove(&mut queue, thread);
+                self.endpoints[endpoint].queue = queue;
+                if queue.head.is_none() {
+                    self.endpoints[endpoint].waiting = EndpointQueue::Idle;
+                }
+            }
+            State::Waiting { notification } => {
+                let mut queue = self.notifications[notification].waiters;
+                self.queue_remove(&mut queue, thread);
+                self.notifications[notification].waiters = queue;
+            }
+            State::Ready => {
+                let _ = self.run_queue.remove(ThreadIndex(thread as u16));
+            }
+            _ => {}
+        }
+        self.threads[thread].pending = None;
+    }
+
+    /// Appends `thread` to `queue`.
+    pub fn queue_push(&mut self, queue: &mut Queue, thread: ThreadId) {
+        self.threads[thread].links = Links {
+            next: None,
+            prev: queue.tail,
+        };
+        match queue.tail {
+            Some(tail) => self.threads[tail].links.next = Some(thread),
+            None => queue.head = Some(thread),
+        }
+        queue.tail = Some(thread);
+    }
+
+    /// Removes and returns the head of `queue`.
+    pub fn queue_pop(&mut self, queue: &mut Queue) -> Option<ThreadId> {
+        let head = queue.head?;
+        self.queue_remove(queue, head);
+        Some(head)
+    }
+
+    /// Removes `thread` from `queue` (which it must be on).
+    pub fn queue_remove(&mut self, queue: &mut Queue, thread: ThreadId) {
+        let Links { next, prev } = self.threads[thread].links;
+        match prev {
+            Some(prev) => self.threads[prev].links.next = next,
+            None => queue.head = next,
+        }
+        match next {
+            Some(next) => self.threads[next].links.prev = prev,
+            None => queue.tail = prev,
+        }
+        self.threads[thread].links = Links::default();
+    }
+
+    /// Acknowledges every pending interrupt and signals the notification its line is
+    /// bound to; the line stays masked until the handler acks it.
+    fn route_interrupts(&mut self) {
+        while let Some(line) = irq::acknowledge() {
+            let index = line as usize;
+            let bound = self.irq_lines.get(index).and_then(|l| l.bound);
+            irq::mask(line);
+            irq::end_of_interrupt(line);
+            match bound {
+                Some((notification, badge)) => {
+                    self.irq_lines[index].masked = true;
+                    self.irq_lines[index].count += 1;
+                    self.signal(notification, badge);
+                }
+                None => irq::count_spurious(),
+            }
+        }
+    }
+
+    /// ORs `badge` into a notification, waking its first waiter.
+    pub fn signal(&mut self, notification: usize, badge: u64) {
+        let mut waiters = self.notifications[notification].waiters;
+        match self.queue_pop(&mut waiters) {
+            Some(waiter) => {
+                self.notifications[notification].waiters = waiters;
+                let frame = &mut self.frames[waiter];
+                frame.x[0] = 0;
+                frame.x[8] = self.notifications[notification].word | badge;
+                self.notifications[notification].word = 0;
+                self.make_ready(waiter);
+            }
+            None => self.notifications[notification].word |= badge,
+        }
+    }
+
+    /// Stops `thread` for a fault and reports it to its supervisor.
+    pub fn fault(
+        &mut self,
+        thread: ThreadId,
+        kind: kernel_abi::FaultKind,
+        address: u64,
+        pc: u64,
+        esr: u64,
+    ) {
+        let name = self.threads[thread].name;
+        println!(
+            "kernel: task {name} faulted: {} at pc {pc:#x}, address {address:#x}",
+            kind.name()
+        );
+        self.unlink(thread);
+        if let Some(caller) = self.threads[thread].reply_to.take() {
+            self.fail_waiter(caller, kernel_abi::Error::RevokedOrStale);
+        }
+        self.threads[thread].state = State::Faulted;
+        let Some((endpoint, badge)) = self.threads[thread].fault_endpoint else {
+            println!("kernel: task {name} has no fault endpoint; it stays stopped");
+            return;
+        };
+        let fault = Fault {
+            kind,
+            address,
+            pc,
+            esr,
+            badge,
+        };
+        ipc::send_fault(self, thread, endpoint, fault);
+    }
+
+    /// Ends a blocked thread's call with `error`.
+    pub fn fail_waiter(&mut self, thread: ThreadId, error: kernel_abi::Error) {
+        self.unlink(thread);
+        self.frames[thread].x[0] = u64::from(error.code());
+        self.make_ready(thread);
+    }
+
+    /// Takes a free kernel root slot.
+    pub fn root_slot(&mut self) -> Result<SlotId, kernel_abi::Error> {
+        if self.next_root >= ROOT_SLOTS {
+            return Err(kernel_abi::Error::TableFull);
+        }
+        let slot = MAX_THREADS as u32 * SLOTS_PER_TASK + self.next_root;
+        self.next_root += 1;
+        Ok(SlotId::new(slot))
+    }
+}
+
+/// Ends the system on a request from a task holding the system control capability.
+pub fn power_off(status: u64) -> ! {
+    let code = match status {
+        0 => ExitCode::Success,
+        _ => ExitCode::CheckFailed,
+    };
+    shutdown(code)
+}
