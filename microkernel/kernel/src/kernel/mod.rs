@@ -134,7 +134,13 @@ pub fn trap(vector: Vector, syndrome: Syndrome) -> *mut TrapFrame {
                 syscall::handle(&mut kernel, current);
             } else {
                 let kind = task::fault_kind(syndrome.esr);
-                kernel.fault(current, kind, syndrome.far, syndrome.elr, syndrome.esr);
+                // FAR is only meaningful for aborts and alignment faults; else report the pc.
+                let address = if class.is_abort() || kind == kernel_abi::FaultKind::Alignment {
+                    syndrome.far
+                } else {
+                    syndrome.elr
+                };
+                kernel.fault(current, kind, address, syndrome.elr, syndrome.esr);
             }
         }
         Vector::UserIrq => kernel.route_interrupts(),

@@ -288,7 +288,8 @@ fn invoke(kernel: &mut Kernel, thread: ThreadId) -> Outcome {
             );
             super::power_off(x[2])
         }
-        _ => Err(Error::InvalidSyscall),
+        // Endpoints and notifications have calls of their own, not invocations.
+        _ => Err(Error::WrongObjectType),
     }
 }
 
