@@ -3,13 +3,15 @@
 //! An image is an arm64 Linux `Image` (so QEMU's loader passes the device tree in x0 and
 //! honours `text_offset`): the kernel's memory image from `__kernel_start` to
 //! `__kernel_end` (text, data, and the zeroed bss and boot stack), then the payload
-//! (`boot-info`), with the header's `image_size` patched to cover both. No objcopy: the
-//! ELF's load segments are laid out here, which also checks that they fit.
+//! (`boot-info`, laid out by `payload`: the boot info, the task records and the task
+//! programs), with the header's `image_size` patched to cover both. No objcopy: the ELF's
+//! load segments are laid out here, which also checks that they fit.
 
-use crate::{boards::Board, manifest::Manifest};
-use anyhow::{Context, Result, bail, ensure};
+use crate::{boards::Board, manifest::Manifest, payload, programs, system};
+use anyhow::{Context, Result, ensure};
 use object::{Object, ObjectSegment, ObjectSymbol};
 use std::{
+    collections::BTreeMap,
     path::{Path, PathBuf},
     process::Command,
 };
@@ -102,20 +104,16 @@ pub fn flatten(elf_bytes: &[u8]) -> Result<Vec<u8>> {
 }
 
 /// Appends the payload and patches `image_size`.
-pub fn append_payload(mut image: Vec<u8>, info: &boot_info::BootInfo<'_>) -> Result<Vec<u8>> {
-    let mut payload = vec![0u8; 64 * 1024];
-    let len = match boot_info::encode(info, &mut payload) {
-        Ok(len) => len,
-        Err(error) => bail!("encoding the boot info: {error}"),
-    };
-    image.extend_from_slice(&payload[..len]);
+pub fn append_payload(mut image: Vec<u8>, payload: &[u8]) -> Vec<u8> {
+    image.extend_from_slice(payload);
     let size = image.len() as u64;
     let at = boot_info::IMAGE_SIZE_OFFSET;
     image[at..at + 8].copy_from_slice(&size.to_le_bytes());
-    Ok(image)
+    image
 }
 
-/// Builds `target/images/IMAGE-BOARD.img` from a kernel ELF.
+/// Builds `target/images/IMAGE-BOARD.img` from a kernel ELF: resolves the manifest's
+/// system, builds and reads its task programs, and lays out the payload.
 pub fn assemble(
     root: &Path,
     elf: &Path,
@@ -124,6 +122,11 @@ pub fn assemble(
     cmdline: &str,
 ) -> Result<PathBuf> {
     let bytes = std::fs::read(elf).with_context(|| format!("reading {}", elf.display()))?;
+    let plan = system::plan(manifest)?;
+    let programs = match &plan {
+        Some(plan) => programs::build_all(root, plan)?,
+        None => BTreeMap::new(),
+    };
     let info = boot_info::BootInfo {
         image: &manifest.name,
         board: &board.name,
@@ -131,7 +134,8 @@ pub fn assemble(
         description: board.kernel_description(),
         system: None,
     };
-    let image = append_payload(flatten(&bytes)?, &info)?;
+    let payload = payload::build(info, plan, &programs)?;
+    let image = append_payload(flatten(&bytes)?, &payload);
     let dir = root.join("target/images");
     std::fs::create_dir_all(&dir)?;
     let path = dir.join(format!("{}-{}.img", manifest.name, board.name));

@@ -7,8 +7,11 @@ mod boards;
 mod image;
 mod lint;
 mod manifest;
+mod payload;
+mod programs;
 mod qemu;
 mod scenarios;
+mod system;
 mod test;
 
 use anyhow::Result;
@@ -51,6 +54,11 @@ enum Command {
     },
     /// Clippy (-D warnings) on every crate for its own target, and rustfmt --check.
     Lint,
+    /// Check image manifests (all of images/, or the one named) without building anything.
+    ManifestCheck {
+        /// Image manifest name (images/NAME.toml).
+        name: Option<String>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -87,6 +95,9 @@ fn main() {
             scenarios_only,
         } => test::run(filter.as_deref(), scenarios_only),
         Command::Lint => lint::run().map(|ok| if ok { 0 } else { 1 }),
+        Command::ManifestCheck { name } => {
+            manifest::check_all(&workspace_root(), name.as_deref()).map(|ok| if ok { 0 } else { 1 })
+        }
     };
     match result {
         Ok(code) => std::process::exit(code),

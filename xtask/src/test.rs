@@ -1,5 +1,5 @@
-//! `cargo xtask test`: lints, every host test, and every QEMU scenario on every board it
-//! supports, then one summary line `N passed, N failed`.
+//! `cargo xtask test`: lints, the manifest check, every host test, and every QEMU scenario
+//! on every board it supports, then one summary line `N passed, N failed`.
 
 use crate::{boards, image, lint, manifest, qemu, scenarios, workspace_root};
 use anyhow::{Context, Result};
@@ -29,6 +29,9 @@ pub fn run(filter: Option<&str>, scenarios_only: bool) -> Result<i32> {
     if !scenarios_only {
         let lint_ok = lint::run()?;
         tally.record("lint", lint_ok);
+        println!("manifest-check: every image manifest");
+        let manifests_ok = manifest::check_all(&workspace_root(), None)?;
+        tally.record("manifest-check", manifests_ok);
         host_tests(&mut tally)?;
     }
     qemu::ensure_installed()?;
