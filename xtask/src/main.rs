@@ -3,6 +3,7 @@
 //! The conventions it relies on are written down where they are defined: board files in
 //! `images/boards/`, image manifests in `images/`, scenarios in `tests/scenarios/`.
 
+mod bench;
 mod boards;
 mod image;
 mod lint;
@@ -54,6 +55,16 @@ enum Command {
     },
     /// Clippy (-D warnings) on every crate for its own target, and rustfmt --check.
     Lint,
+    /// Boot the benchmark images under QEMU with deterministic time (-icount shift=0,sleep=off),
+    /// print a table and write the figures as JSON.
+    Bench {
+        /// Board file name (images/boards/NAME.toml).
+        #[arg(long, default_value = "virt-gicv3")]
+        board: String,
+        /// Where to write the JSON figures.
+        #[arg(long, default_value = "target/bench/bench.json")]
+        json: PathBuf,
+    },
     /// Check image manifests (all of images/, or the one named) without building anything.
     ManifestCheck {
         /// Image manifest name (images/NAME.toml).
@@ -95,6 +106,7 @@ fn main() {
             scenarios_only,
         } => test::run(filter.as_deref(), scenarios_only),
         Command::Lint => lint::run().map(|ok| if ok { 0 } else { 1 }),
+        Command::Bench { board, json } => bench::run(&board, &json),
         Command::ManifestCheck { name } => {
             manifest::check_all(&workspace_root(), name.as_deref()).map(|ok| if ok { 0 } else { 1 })
         }
@@ -133,6 +145,7 @@ fn run(target: &Target, gdb: bool, timeout: u64) -> Result<i32> {
         gdb,
         timeout: (timeout > 0).then(|| std::time::Duration::from_secs(timeout)),
         capture: false,
+        icount: false,
     };
     let manifest = manifest::load(&workspace_root(), &target.image)?;
     println!(

@@ -58,6 +58,8 @@ pub struct Options {
     pub timeout: Option<Duration>,
     /// Capture the console instead of passing it through.
     pub capture: bool,
+    /// Deterministic guest time: `-icount shift=0,sleep=off` (one instruction = 1 ns).
+    pub icount: bool,
 }
 
 /// How a boot ended.
@@ -101,6 +103,9 @@ pub fn boot(board: &Board, image: &Path, options: &Options) -> Result<Outcome> {
     let mut extra = Vec::new();
     if options.gdb {
         extra.extend(["-s", "-S"]);
+    }
+    if options.icount {
+        extra.extend(["-icount", "shift=0,sleep=off"]);
     }
     let mut command = command(board, image, &extra);
     if options.capture {

@@ -11,6 +11,7 @@
 //! expect-output = ["rate ok", "image: default for {board}"]   # {board} = board name
 //! forbid-output = ["warning:"]       # optional
 //! timeout-seconds = 60               # optional
+//! icount = true                      # optional: deterministic guest time
 //! ```
 
 use crate::manifest::parse_toml;
@@ -47,6 +48,9 @@ pub struct Scenario {
     /// Time limit for one boot.
     #[serde(default = "default_timeout")]
     pub timeout_seconds: u64,
+    /// Run with deterministic guest time (`-icount shift=0,sleep=off`).
+    #[serde(default)]
+    pub icount: bool,
 }
 
 fn default_timeout() -> u64 {

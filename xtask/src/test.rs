@@ -135,6 +135,7 @@ fn run_scenarios(filter: Option<&str>, tally: &mut Tally) -> Result<()> {
             let options = qemu::Options {
                 timeout: Some(Duration::from_secs(scenario.timeout_seconds)),
                 capture: true,
+                icount: scenario.icount,
                 ..Default::default()
             };
             let outcome = qemu::boot(&board, &image, &options)?;

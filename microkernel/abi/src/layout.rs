@@ -13,6 +13,9 @@
 
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
+/// Longest message the kernel's IPC fast path carries (registers only).
+pub const FAST_MESSAGE_WORDS: u64 = crate::REGISTER_WORDS as u64;
+
 /// Where task programs are linked.
 pub const PROGRAM_BASE: u64 = 0x0040_0000;
 /// The read-only [`StartInfo`] page.
@@ -37,10 +40,9 @@ pub struct IpcBuffer {
     pub words: [u64; crate::MAX_MESSAGE_WORDS],
     /// Sender: slots of the capabilities to transfer (`MessageInfo::caps` of them).
     pub send_caps: [u64; crate::MAX_MESSAGE_CAPS],
-    /// Receiver: the empty slot a received capability goes to (0: accept none).
+    /// Receiver: the empty slot a received capability goes to (0: accept none). Whether
+    /// one arrived is the `caps` count of the received [`MessageInfo`](crate::MessageInfo).
     pub receive_slot: u64,
-    /// Receiver: capabilities the last received message carried (0 or 1).
-    pub received_caps: u64,
 }
 
 /// Longest task or capability name in [`StartInfo`].

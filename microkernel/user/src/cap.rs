@@ -10,6 +10,7 @@
 //!
 //! Every method returns `Result<_, `[`Error`]`>`; an error means the call changed nothing.
 
+use crate::Mapping;
 use core::{convert::Infallible, fmt, marker::PhantomData};
 
 use kernel_abi::{
@@ -437,6 +438,22 @@ impl Cap<Frame> {
     /// What the kernel returns.
     pub fn unmap(&self) -> Result<(), Error> {
         invoke(self.slot, FrameOp::Unmap as u32, &[]).map(|_| ())
+    }
+
+    /// `FrameOp::Map` then a view of the mapped memory: [`Mapping`] reads and writes words
+    /// inside it, bounds-checked, without `unsafe` in task code.
+    ///
+    /// # Errors
+    /// As [`Cap::<Frame>::map`], and what `FrameOp::Size` returns.
+    pub fn map_view(&self, vaddr: u64, writable: bool) -> Result<Mapping, Error> {
+        let size = self.size()?;
+        self.map(vaddr, writable)?;
+        Ok(Mapping {
+            frame: *self,
+            base: vaddr,
+            size,
+            writable,
+        })
     }
 
     /// `FrameOp::Size`: the frame's size in bytes.

@@ -38,6 +38,8 @@ mod cspace;
 mod message;
 #[allow(unsafe_code)]
 pub mod rt;
+#[allow(unsafe_code)]
+mod shared;
 mod start;
 #[allow(unsafe_code)]
 pub mod sys;
@@ -52,6 +54,7 @@ pub use cap::{
 };
 pub use cspace::{cap_copy, cap_delete, cap_mint, cap_move, cap_revoke};
 pub use message::{IpcBufferAccess, Message, ipc_buffer};
+pub use shared::Mapping;
 pub use start::{
     LookupError, cap, find_start_cap, first_free_slot, require_cap, restarts, start_caps,
     start_info, task_index, task_name, try_start_info,

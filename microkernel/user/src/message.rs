@@ -5,7 +5,8 @@
 //! writes the buffer part before the trap, receiving reads it after. A capability travels
 //! by slot: the sender names it in `IpcBuffer::send_caps[0]` (with `MessageInfo::caps` =
 //! 1, and GRANT on the endpoint), the receiver says where it may land with
-//! [`IpcBufferAccess::set_receive_slot`] and learns whether it did from `IpcBuffer::received_caps`.
+//! [`IpcBufferAccess::set_receive_slot`] and learns whether it did from the received
+//! message's `MessageInfo::caps`.
 
 use core::fmt;
 
@@ -172,7 +173,7 @@ impl Message {
         for index in REGISTER_WORDS..len {
             message.words[index] = sys::ipc_word(index);
         }
-        if sys::ipc_received_caps() != 0 {
+        if info.caps != 0 {
             message.cap = u32::try_from(sys::ipc_receive_slot()).ok();
         }
         Ok(message)
@@ -248,11 +249,5 @@ impl IpcBufferAccess {
     /// kernel drops the capability. Stays set for later receives.
     pub fn set_receive_slot(&self, slot: Option<u32>) {
         sys::set_ipc_receive_slot(slot.map_or(0, u64::from));
-    }
-
-    /// `received_caps`: capabilities the last received message carried (0 or 1).
-    #[must_use]
-    pub fn received_caps(&self) -> u64 {
-        sys::ipc_received_caps()
     }
 }

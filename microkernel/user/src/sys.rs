@@ -11,7 +11,7 @@
 //! The kernel touches task memory in three ways, and each is kept away from anything the
 //! compiler reasons about:
 //!
-//! 1. It writes the IPC buffer (received message words, `received_caps`) during a trap.
+//! 1. It writes the IPC buffer (received message words) during a trap.
 //!    This crate never creates a Rust reference into that page: every access is a
 //!    volatile read or write through a raw pointer, one field at a time, so a kernel
 //!    write can invalidate no reference. A task has exactly one thread, so there is no
@@ -252,12 +252,6 @@ pub fn ipc_receive_slot() -> u64 {
 pub fn set_ipc_receive_slot(slot: u64) {
     // SAFETY: as in `set_ipc_word`.
     unsafe { (&raw mut (*ipc_buffer_ptr()).receive_slot).write_volatile(slot) }
-}
-
-/// `IpcBuffer::received_caps`: capabilities the last received message carried (0 or 1).
-pub fn ipc_received_caps() -> u64 {
-    // SAFETY: as in `ipc_word`.
-    unsafe { (&raw const (*ipc_buffer_ptr()).received_caps).read_volatile() }
 }
 
 /// The [`StartInfo`] page, if its magic is right.

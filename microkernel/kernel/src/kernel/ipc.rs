@@ -12,7 +12,6 @@ use kernel_abi::{FAULT_LABEL, IpcBuffer, MessageInfo, REGISTER_WORDS};
 
 const SEND_CAP: u64 = offset_of!(IpcBuffer, send_caps) as u64;
 const RECEIVE_SLOT: u64 = offset_of!(IpcBuffer, receive_slot) as u64;
-const RECEIVED_CAPS: u64 = offset_of!(IpcBuffer, received_caps) as u64;
 
 /// The capability slot a thread's IPC buffer names for sending.
 pub fn send_cap_slot(kernel: &Kernel, thread: ThreadId) -> u64 {
@@ -70,6 +69,19 @@ pub fn send_fault(kernel: &mut Kernel, thread: ThreadId, endpoint: usize, fault:
     }
 }
 
+/// Copies message words 0-5 (x2..x7) between two threads' frames, word by word (a
+/// six-word copy does not need a `memmove` call).
+pub fn copy_register_words(kernel: &mut Kernel, from: ThreadId, to: ThreadId) {
+    let source = &kernel.frames[from].x;
+    let words = [
+        source[2], source[3], source[4], source[5], source[6], source[7],
+    ];
+    let target = &mut kernel.frames[to].x;
+    (
+        target[2], target[3], target[4], target[5], target[6], target[7],
+    ) = (words[0], words[1], words[2], words[3], words[4], words[5]);
+}
+
 /// Copies words `REGISTER_WORDS..length` from one IPC buffer to another.
 fn copy_buffer_words(kernel: &Kernel, from: ThreadId, to: ThreadId, length: u8) {
     if usize::from(length) > REGISTER_WORDS {
@@ -92,19 +104,13 @@ fn deliver(kernel: &mut Kernel, sender: ThreadId, receiver: ThreadId, pending: P
             call,
             grant,
         } => {
-            let words: [u64; REGISTER_WORDS] =
-                kernel.frames[sender].x[2..8].try_into().unwrap_or_default();
-            kernel.frames[receiver].x[2..8].copy_from_slice(&words);
+            copy_register_words(kernel, sender, receiver);
             copy_buffer_words(kernel, sender, receiver, info.length);
             let received = if info.caps > 0 && grant {
                 transfer_cap(kernel, sender, receiver)
             } else {
                 0
             };
-            user_memory::write_word(
-                kernel.threads[receiver].ipc_buffer + RECEIVED_CAPS,
-                received,
-            );
             let frame = &mut kernel.frames[receiver];
             frame.x[0] = 0;
             frame.x[1] = MessageInfo {
@@ -130,7 +136,6 @@ fn deliver(kernel: &mut Kernel, sender: ThreadId, receiver: ThreadId, pending: P
             frame.x[4] = fault.pc;
             frame.x[5] = fault.esr;
             frame.x[8] = fault.badge;
-            user_memory::write_word(kernel.threads[receiver].ipc_buffer + RECEIVED_CAPS, 0);
             kernel.threads[sender].state = State::Faulted;
         }
     }
@@ -164,12 +169,8 @@ pub fn reply(kernel: &mut Kernel, replier: ThreadId, caller: ThreadId, info: Mes
     if kernel.threads[caller].state != State::AwaitingReply {
         return; // suspended or restarted meanwhile: the reply has no one to go to
     }
-    let words: [u64; REGISTER_WORDS] = kernel.frames[replier].x[2..8]
-        .try_into()
-        .unwrap_or_default();
-    kernel.frames[caller].x[2..8].copy_from_slice(&words);
+    copy_register_words(kernel, replier, caller);
     copy_buffer_words(kernel, replier, caller, info.length);
-    user_memory::write_word(kernel.threads[caller].ipc_buffer + RECEIVED_CAPS, 0);
     let frame = &mut kernel.frames[caller];
     frame.x[0] = 0;
     frame.x[1] = info.to_raw();

@@ -5,6 +5,7 @@
 //! static tables here; a thread that has to wait is put on a queue and another thread (or
 //! the idle loop) runs.
 
+mod fastpath;
 mod ipc;
 pub mod objects;
 mod syscall;
@@ -161,6 +162,35 @@ pub fn trap(vector: Vector, syndrome: Syndrome) -> *mut TrapFrame {
     }
 }
 
+/// A system call from the current thread. Returns the frame to resume.
+pub fn system_call() -> *mut TrapFrame {
+    let mut kernel = KERNEL.lock();
+    let Some(current) = kernel.current else {
+        drop(kernel);
+        crate::fault::exception(
+            Vector::UserSync,
+            arch::exception::syndrome(0),
+            &TrapFrame::ZERO,
+        );
+    };
+    if let Some(next) = fastpath::attempt(&mut kernel, current) {
+        return kernel.switch_to(next);
+    }
+    system_call_slow(kernel, current)
+}
+
+#[inline(never)]
+fn system_call_slow(mut kernel: spin::MutexGuard<'_, Kernel>, current: ThreadId) -> *mut TrapFrame {
+    syscall::handle(&mut kernel, current);
+    match kernel.dispatch() {
+        Some(frame) => frame,
+        None => {
+            drop(kernel);
+            idle()
+        }
+    }
+}
+
 /// An IRQ taken at EL1 (the idle loop, or the kernel-only boot check).
 pub fn kernel_irq() {
     if RUNNING_TASKS.load(core::sync::atomic::Ordering::Relaxed) {
@@ -196,6 +226,17 @@ impl Kernel {
             self.active_asid = thread.asid;
         }
         Some(&raw mut self.frames[next])
+    }
+
+    /// Makes `next` the running thread (the fast path decided it may run now).
+    fn switch_to(&mut self, next: ThreadId) -> *mut TrapFrame {
+        self.current = Some(next);
+        let asid = self.threads[next].asid;
+        if asid != self.active_asid {
+            context::switch_address_space(self.threads[next].root, asid);
+            self.active_asid = asid;
+        }
+        &raw mut self.frames[next]
     }
 
     /// Makes `thread` runnable (it runs at once if it outranks the current thread).

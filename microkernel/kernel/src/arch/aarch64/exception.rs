@@ -90,6 +90,13 @@ pub fn syndrome(elr: u64) -> Syndrome {
 
 /// Exception from EL0: the thread's registers are already saved in its frame. Returns
 /// the frame of the thread to run next (`vectors.s` loads it and returns to EL0).
+/// A system call from EL0 (`vectors.s` recognised the SVC and saved the frame, less the
+/// call-clobbered x9-x17). Returns the frame of the thread to run next.
+#[unsafe(no_mangle)]
+extern "C" fn syscall_trap() -> *mut TrapFrame {
+    crate::kernel::system_call()
+}
+
 #[unsafe(no_mangle)]
 extern "C" fn user_trap(kind: u64, frame: *mut TrapFrame) -> *mut TrapFrame {
     let vector = Vector::from_kind(kind);

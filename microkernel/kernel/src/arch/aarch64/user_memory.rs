@@ -110,16 +110,12 @@ pub fn copy_from_user(root: u64, va: u64, out: &mut [u8]) -> Result<(), BadAddre
     Ok(())
 }
 
-/// A word of physical memory (kernel-owned pages such as IPC buffers).
+/// A word of physical memory (kernel-owned pages such as IPC buffers; `pa` 8-byte aligned).
 pub fn read_word(pa: u64) -> u64 {
-    let mut bytes = [0u8; 8];
-    read(pa, &mut bytes);
-    u64::from_le_bytes(bytes)
-}
-
-/// Writes a word of physical memory (kernel-owned pages such as IPC buffers).
-pub fn write_word(pa: u64, value: u64) {
-    write(pa, &value.to_le_bytes());
+    debug_assert!(pa.is_multiple_of(8));
+    // SAFETY: as in `zero`; IPC buffer fields are aligned words, and a volatile access
+    // creates no reference to memory the task may write concurrently.
+    unsafe { core::ptr::read_volatile((PHYSMAP_BASE + pa) as *const u64) }
 }
 
 /// Copies `len` bytes between two physical ranges (IPC buffer to IPC buffer).

@@ -1,0 +1,132 @@
+//! The fast paths: `Call` to a waiting server and `ReplyRecv` back to a waiting client,
+//! for register-only messages, and `Signal` to a higher-priority waiter, each switching
+//! straight to the thread that runs next.
+//!
+//! This is the round trip every client-server interaction pays twice, so it skips what
+//! the general path does for the general case: no run-queue insertion or removal (the
+//! partner runs next, the caller blocks), no IPC buffer copy, no capability transfer.
+//! Each function checks every precondition before it changes anything and returns the
+//! thread to run, or `None` to fall back to the general path, which has the same
+//! semantics.
+
+use super::{Kernel, ipc, objects::*};
+use kernel_abi::{ObjectType, Rights, Syscall, layout};
+
+/// Tries the fast path for the system call `thread` made; `Some(next)` if it was taken.
+pub fn attempt(kernel: &mut Kernel, thread: ThreadId) -> Option<ThreadId> {
+    match kernel.frames[thread].x[8] {
+        n if n == Syscall::Call as u64 => call(kernel, thread),
+        n if n == Syscall::ReplyRecv as u64 => reply_receive(kernel, thread),
+        n if n == Syscall::Signal as u64 => signal(kernel, thread),
+        _ => None,
+    }
+}
+
+/// A message-info word for a register-only message: length <= 6, no capability, and no
+/// reserved bit set (the label, bits 32-63, is free).
+fn register_only(raw: u64) -> bool {
+    raw & 0xffff_ffff <= layout::FAST_MESSAGE_WORDS
+}
+
+/// Resolves an endpoint capability with `rights`; `None` sends the call to the general
+/// path (which reports the precise error).
+fn endpoint(kernel: &Kernel, thread: ThreadId, local: u64, rights: Rights) -> Option<(usize, u64)> {
+    let slot = kernel.threads[thread].cspace?.resolve(local).ok()?;
+    let cap = kernel
+        .caps
+        .lookup_checked(slot, ObjectType::Endpoint, rights)
+        .ok()?;
+    Some((cap.object.index as usize, cap.badge.map_or(0, |b| b.get())))
+}
+
+/// `Call` to an endpoint where a server of at least the caller's priority waits.
+fn call(kernel: &mut Kernel, caller: ThreadId) -> Option<ThreadId> {
+    let (local, info) = (kernel.frames[caller].x[0], kernel.frames[caller].x[1]);
+    if !register_only(info) {
+        return None;
+    }
+    let (index, badge) = endpoint(kernel, caller, local, Rights::WRITE)?;
+    let endpoint = &kernel.endpoints[index];
+    let server = endpoint
+        .queue
+        .head
+        .filter(|_| endpoint.waiting == EndpointQueue::Receivers)?;
+    if kernel.threads[server].priority < kernel.threads[caller].priority {
+        return None;
+    }
+    let mut queue = kernel.endpoints[index].queue;
+    kernel.queue_pop(&mut queue);
+    kernel.endpoints[index].queue = queue;
+    if queue.head.is_none() {
+        kernel.endpoints[index].waiting = EndpointQueue::Idle;
+    }
+    ipc::copy_register_words(kernel, caller, server);
+    let frame = &mut kernel.frames[server];
+    (frame.x[0], frame.x[1], frame.x[8]) = (0, info, badge);
+    kernel.threads[server].state = State::Ready;
+    kernel.threads[server].reply_to = Some(caller);
+    kernel.threads[caller].state = State::AwaitingReply;
+    Some(server)
+}
+
+/// `ReplyRecv` answering a waiting caller that outranks every ready thread, then waiting
+/// on an endpoint where no sender is queued.
+fn reply_receive(kernel: &mut Kernel, server: ThreadId) -> Option<ThreadId> {
+    let (local, info) = (kernel.frames[server].x[0], kernel.frames[server].x[1]);
+    if !register_only(info) {
+        return None;
+    }
+    let (index, _) = endpoint(kernel, server, local, Rights::READ)?;
+    let caller = kernel.threads[server].reply_to?;
+    if kernel.threads[caller].state != State::AwaitingReply
+        || kernel.endpoints[index].waiting == EndpointQueue::Senders
+        || kernel
+            .run_queue
+            .highest_priority()
+            .is_some_and(|p| p > kernel.threads[caller].priority)
+    {
+        return None;
+    }
+    kernel.threads[server].reply_to = None;
+    ipc::copy_register_words(kernel, server, caller);
+    let frame = &mut kernel.frames[caller];
+    (frame.x[0], frame.x[1], frame.x[8]) = (0, info, 0);
+    kernel.threads[caller].state = State::Ready;
+    let mut queue = kernel.endpoints[index].queue;
+    kernel.queue_push(&mut queue, server);
+    kernel.endpoints[index].queue = queue;
+    kernel.endpoints[index].waiting = EndpointQueue::Receivers;
+    kernel.threads[server].state = State::Receiving { endpoint: index };
+    Some(caller)
+}
+
+/// `Signal` to a notification whose first waiter outranks the signaller: the waiter runs
+/// at once, the signaller goes to the front of its run-queue level (it was preempted).
+fn signal(kernel: &mut Kernel, signaller: ThreadId) -> Option<ThreadId> {
+    let local = kernel.frames[signaller].x[0];
+    let slot = kernel.threads[signaller].cspace?.resolve(local).ok()?;
+    let cap = kernel
+        .caps
+        .lookup_checked(slot, ObjectType::Notification, Rights::WRITE)
+        .ok()?;
+    let index = cap.object.index as usize;
+    let waiter = kernel.notifications[index].waiters.head?;
+    let priority = kernel.threads[signaller].priority;
+    if kernel.threads[waiter].priority <= priority {
+        return None;
+    }
+    kernel
+        .run_queue
+        .enqueue_front(sched::ThreadIndex(signaller as u16), priority)
+        .ok()?;
+    let mut waiters = kernel.notifications[index].waiters;
+    kernel.queue_remove(&mut waiters, waiter);
+    kernel.notifications[index].waiters = waiters;
+    let word =
+        core::mem::take(&mut kernel.notifications[index].word) | cap.badge.map_or(1, |b| b.get());
+    let frame = &mut kernel.frames[waiter];
+    (frame.x[0], frame.x[8]) = (0, word);
+    kernel.frames[signaller].x[0] = 0;
+    kernel.threads[waiter].state = State::Ready;
+    Some(waiter)
+}
