@@ -12,6 +12,7 @@
 //! uart = { base = 0x3f201000, clock-hz = 48000000 }
 //! interrupt-controller = { kind = "bcm2836", local = 0x40000000, armctrl = 0x3f00b200 }
 //! timer-irq = 97
+//! slice-timer-irq = 99
 //! power = "none"              # or "psci-hvc", "psci-smc"
 //! cpus = 4
 //! ```
@@ -47,6 +48,7 @@ pub struct Hardware {
     uart: UartFile,
     interrupt_controller: ControllerFile,
     timer_irq: u32,
+    slice_timer_irq: u32,
     power: PowerFile,
     cpus: u32,
 }
@@ -125,6 +127,7 @@ impl Board {
                 }
             },
             timer_irq: hw.timer_irq,
+            slice_timer_irq: hw.slice_timer_irq,
             power: match hw.power {
                 PowerFile::PsciHvc => Power::PsciHvc,
                 PowerFile::PsciSmc => Power::PsciSmc,

@@ -1,6 +1,7 @@
 //! `cargo xtask lint`: rustfmt, and clippy with `-D warnings` on every crate for the target
-//! it runs on (host crates for the host, the kernel for bare metal, and the pure `no_std`
-//! crates for bare metal too, so a stray `std` dependency cannot slip in).
+//! it runs on (host crates for the host, the kernel and the task programs for bare metal,
+//! and the pure `no_std` crates for bare metal too, so a stray `std` dependency cannot
+//! slip in).
 
 use crate::image::{KERNEL_TARGET, cargo};
 use anyhow::{Context, Result};
@@ -63,5 +64,24 @@ pub fn run() -> Result<bool> {
             &args,
         )?;
     }
+    // Task programs and the library they share, for the target they run on.
+    let tasks = crate::programs::task_packages(&crate::workspace_root())?;
+    let mut args = vec![
+        "clippy",
+        "--quiet",
+        "--target",
+        KERNEL_TARGET,
+        "-p",
+        "sluice",
+    ];
+    for task in &tasks {
+        args.extend(["-p", task.as_str()]);
+    }
+    args.extend(["--", "-D", "warnings"]);
+    let what = format!(
+        "clippy, {} task programs and sluice for {KERNEL_TARGET}",
+        tasks.len()
+    );
+    ok &= step(&what, &args)?;
     Ok(ok)
 }

@@ -195,6 +195,8 @@ pub struct BoardDescription<'a> {
     pub interrupt_controller: InterruptController,
     /// Interrupt number of the EL1 physical timer in the controller's numbering.
     pub timer_irq: u32,
+    /// Interrupt number of the EL1 virtual timer (the kernel's round-robin slice timer).
+    pub slice_timer_irq: u32,
     /// How the system powers off.
     pub power: Power,
     /// Number of CPUs.
@@ -365,6 +367,7 @@ mod tests {
                     armctrl: 0x3f00_b200,
                 },
                 timer_irq: 97,
+                slice_timer_irq: 99,
                 power: Power::None,
                 cpus: 4,
             }),

@@ -122,7 +122,9 @@ fn describe(tree: &Fdt<'static>) -> Result<BoardDescription<'static>, Error> {
     let timer = tree
         .find_compatible(&["arm,armv8-timer", "arm,armv7-timer"])
         .ok_or(Error::Missing("generic timer"))?;
-    let timer_irq = el1_physical_timer_irq(&timer).ok_or(Error::Missing("timer interrupts"))?;
+    let timer_irq = timer_interrupt(&timer, 1).ok_or(Error::Missing("timer interrupts"))?;
+    let slice_timer_irq =
+        timer_interrupt(&timer, 2).ok_or(Error::Missing("virtual timer interrupt"))?;
     let power = match tree
         .find_compatible(&["arm,psci-1.0", "arm,psci-0.2", "arm,psci"])
         .and_then(|psci| psci.property("method"))
@@ -139,6 +141,7 @@ fn describe(tree: &Fdt<'static>) -> Result<BoardDescription<'static>, Error> {
         uart,
         interrupt_controller,
         timer_irq,
+        slice_timer_irq,
         power,
         cpus,
     })
@@ -188,17 +191,18 @@ fn interrupt_controller(tree: &Fdt<'static>) -> Result<InterruptController, Erro
     Err(Error::Missing("interrupt controller (GICv2 or GICv3)"))
 }
 
-/// The EL1 physical timer's INTID: the second of the timer's four interrupts.
+/// The INTID of the generic timer's interrupt `entry` (0 secure physical, 1 non-secure
+/// physical = EL1 physical, 2 virtual, 3 hypervisor).
 ///
 /// Read from the raw property: `fdt` 0.1 does not decode three-cell GIC specifiers.
-fn el1_physical_timer_irq(timer: &FdtNode<'_, '_>) -> Option<u32> {
+fn timer_interrupt(timer: &FdtNode<'_, '_>, entry: usize) -> Option<u32> {
     let raw = timer.property("interrupts")?.value;
     let cell = |i: usize| {
         raw.get(i * 4..i * 4 + 4)
             .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     };
-    // Entry 1 (non-secure physical): cells 3, 4, 5 = type, number, flags.
-    let (kind, number) = (cell(3)?, cell(4)?);
+    // Each entry is three cells: type, number, flags.
+    let (kind, number) = (cell(entry * 3)?, cell(entry * 3 + 1)?);
     match kind {
         1 => Some(16 + number), // PPI
         0 => Some(32 + number), // SPI

@@ -289,6 +289,12 @@ impl<const THREADS: usize> RunQueue<THREADS> {
         self.head[p].map(ThreadIndex)
     }
 
+    /// Whether any thread is queued at level `prio` (O(1): one load).
+    #[must_use]
+    pub fn has_ready_at(&self, prio: u8) -> bool {
+        self.head[usize::from(prio)].is_some()
+    }
+
     /// The threads queued at level `prio`, from head (next to run) to tail.
     pub fn level(&self, prio: u8) -> Level<'_, THREADS> {
         Level {

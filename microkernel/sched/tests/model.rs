@@ -137,6 +137,7 @@ fn assert_same(q: &RunQueue<THREADS>, m: &Model) -> Result<(), TestCaseError> {
             "order of level {}",
             p
         );
+        prop_assert_eq!(q.has_ready_at(p), !want.is_empty(), "has_ready_at({})", p);
         for &t in want {
             level_of[usize::from(t)] = Some(p);
         }

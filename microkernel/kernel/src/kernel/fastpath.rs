@@ -13,11 +13,11 @@ use super::{Kernel, ipc, objects::*};
 use kernel_abi::{ObjectType, Rights, Syscall, layout};
 
 /// Tries the fast path for the system call `thread` made; `Some(next)` if it was taken.
-pub fn attempt(kernel: &mut Kernel, thread: ThreadId) -> Option<ThreadId> {
+pub fn attempt(kernel: &mut Kernel, cpu: usize, thread: ThreadId) -> Option<ThreadId> {
     match kernel.frames[thread].x[8] {
-        n if n == Syscall::Call as u64 => call(kernel, thread),
-        n if n == Syscall::ReplyRecv as u64 => reply_receive(kernel, thread),
-        n if n == Syscall::Signal as u64 => signal(kernel, thread),
+        n if n == Syscall::Call as u64 => call(kernel, cpu, thread),
+        n if n == Syscall::ReplyRecv as u64 => reply_receive(kernel, cpu, thread),
+        n if n == Syscall::Signal as u64 => signal(kernel, cpu, thread),
         _ => None,
     }
 }
@@ -40,7 +40,7 @@ fn endpoint(kernel: &Kernel, thread: ThreadId, local: u64, rights: Rights) -> Op
 }
 
 /// `Call` to an endpoint where a server of at least the caller's priority waits.
-fn call(kernel: &mut Kernel, caller: ThreadId) -> Option<ThreadId> {
+fn call(kernel: &mut Kernel, cpu: usize, caller: ThreadId) -> Option<ThreadId> {
     let (local, info) = (kernel.frames[caller].x[0], kernel.frames[caller].x[1]);
     if !register_only(info) {
         return None;
@@ -51,7 +51,16 @@ fn call(kernel: &mut Kernel, caller: ThreadId) -> Option<ThreadId> {
         .queue
         .head
         .filter(|_| endpoint.waiting == EndpointQueue::Receivers)?;
-    if kernel.threads[server].priority < kernel.threads[caller].priority {
+    // The server must outrank or equal the caller (which outranks everything ready), and
+    // at equal priority have no ready peer: then a time slice must start (general path).
+    let (server_priority, caller_priority) = (
+        kernel.threads[server].priority,
+        kernel.threads[caller].priority,
+    );
+    if server_priority < caller_priority
+        || (server_priority == caller_priority
+            && kernel.cpus[cpu].run_queue.has_ready_at(server_priority))
+    {
         return None;
     }
     let mut queue = kernel.endpoints[index].queue;
@@ -69,9 +78,10 @@ fn call(kernel: &mut Kernel, caller: ThreadId) -> Option<ThreadId> {
     Some(server)
 }
 
-/// `ReplyRecv` answering a waiting caller that outranks every ready thread, then waiting
+/// `ReplyRecv` answering a waiting caller that outranks every ready thread (a ready peer
+/// at its priority goes first: the caller joins the back of its level, general path), then waiting
 /// on an endpoint where no sender is queued.
-fn reply_receive(kernel: &mut Kernel, server: ThreadId) -> Option<ThreadId> {
+fn reply_receive(kernel: &mut Kernel, cpu: usize, server: ThreadId) -> Option<ThreadId> {
     let (local, info) = (kernel.frames[server].x[0], kernel.frames[server].x[1]);
     if !register_only(info) {
         return None;
@@ -80,10 +90,10 @@ fn reply_receive(kernel: &mut Kernel, server: ThreadId) -> Option<ThreadId> {
     let caller = kernel.threads[server].reply_to?;
     if kernel.threads[caller].state != State::AwaitingReply
         || kernel.endpoints[index].waiting == EndpointQueue::Senders
-        || kernel
+        || kernel.cpus[cpu]
             .run_queue
             .highest_priority()
-            .is_some_and(|p| p > kernel.threads[caller].priority)
+            .is_some_and(|p| p >= kernel.threads[caller].priority)
     {
         return None;
     }
@@ -102,7 +112,7 @@ fn reply_receive(kernel: &mut Kernel, server: ThreadId) -> Option<ThreadId> {
 
 /// `Signal` to a notification whose first waiter outranks the signaller: the waiter runs
 /// at once, the signaller goes to the front of its run-queue level (it was preempted).
-fn signal(kernel: &mut Kernel, signaller: ThreadId) -> Option<ThreadId> {
+fn signal(kernel: &mut Kernel, cpu: usize, signaller: ThreadId) -> Option<ThreadId> {
     let local = kernel.frames[signaller].x[0];
     let slot = kernel.threads[signaller].cspace?.resolve(local).ok()?;
     let cap = kernel
@@ -115,7 +125,7 @@ fn signal(kernel: &mut Kernel, signaller: ThreadId) -> Option<ThreadId> {
     if kernel.threads[waiter].priority <= priority {
         return None;
     }
-    kernel
+    kernel.cpus[cpu]
         .run_queue
         .enqueue_front(sched::ThreadIndex(signaller as u16), priority)
         .ok()?;

@@ -37,8 +37,8 @@ pub struct Kernel {
     pub notifications: [Notification; MAX_NOTIFICATIONS],
     pub shared: [Shared; MAX_SHARED],
     pub irq_lines: [IrqLine; MAX_IRQ_LINES],
-    pub run_queue: RunQueue<MAX_THREADS>,
-    pub current: Option<ThreadId>,
+    /// What each CPU runs and has ready to run.
+    pub cpus: [PerCpu; MAX_CPUS],
     pub thread_count: usize,
     pub frames_allocator: crate::memory::FrameAllocator,
     /// Next free kernel root slot.
@@ -47,8 +47,35 @@ pub struct Kernel {
     pub payload: &'static [u8],
     /// Each task's record in the payload.
     pub task_records: [(u32, u32); MAX_THREADS],
+    /// The interrupt line of the slice timer (the EL1 virtual timer, kernel-owned).
+    pub slice_irq: u32,
+    /// Length of a round-robin time slice, in counter ticks.
+    pub slice_ticks: u64,
+}
+
+/// Most CPUs the kernel's per-CPU tables hold (SMP bring-up is its own issue; until then
+/// only CPU 0 runs threads, but nothing here assumes it).
+pub const MAX_CPUS: usize = 4;
+
+/// One CPU's scheduling state.
+pub struct PerCpu {
+    /// Ready threads of this CPU (the running one is not in it).
+    pub run_queue: RunQueue<MAX_THREADS>,
+    /// The thread running on this CPU.
+    pub current: Option<ThreadId>,
     /// The address space TTBR0 holds now.
     pub active_asid: u16,
+    /// Whether the slice timer runs (the current thread has a ready peer at its priority).
+    pub slice_armed: bool,
+}
+
+impl PerCpu {
+    const IDLE: PerCpu = PerCpu {
+        run_queue: RunQueue::new(),
+        current: None,
+        active_asid: 0,
+        slice_armed: false,
+    };
 }
 
 static KERNEL: spin::Mutex<Kernel> = spin::Mutex::new(Kernel {
@@ -75,15 +102,18 @@ static KERNEL: spin::Mutex<Kernel> = spin::Mutex::new(Kernel {
         masked: false,
         count: 0,
     }; MAX_IRQ_LINES],
-    run_queue: RunQueue::new(),
-    current: None,
+    cpus: [const { PerCpu::IDLE }; MAX_CPUS],
     thread_count: 0,
     frames_allocator: crate::memory::FrameAllocator::empty(),
     next_root: 0,
     payload: &[],
     task_records: [(0, 0); MAX_THREADS],
-    active_asid: 0,
+    slice_irq: u32::MAX,
+    slice_ticks: 0,
 });
+
+/// Length of a round-robin time slice among threads of equal priority.
+const SLICE_MICROSECONDS: u64 = 5_000;
 
 /// Whether threads exist (otherwise interrupts go to the kernel's own handlers).
 static RUNNING_TASKS: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
@@ -93,6 +123,7 @@ pub fn start(
     system: &boot_info::System<'static>,
     payload: &'static [u8],
     allocator: crate::memory::FrameAllocator,
+    slice_irq: u32,
 ) -> ! {
     let mut kernel = KERNEL.lock();
     kernel.frames_allocator = allocator;
@@ -110,6 +141,13 @@ pub fn start(
         kernel.frames_allocator.allocated() >> 10,
         kernel.frames_allocator.free() >> 10
     );
+    kernel.slice_irq = slice_irq;
+    kernel.slice_ticks = arch::timer::frequency() * SLICE_MICROSECONDS / 1_000_000;
+    if irq::unmask(slice_irq).is_err() {
+        println!(
+            "warning: slice timer IRQ {slice_irq} unavailable: equal priorities take turns only on Yield"
+        );
+    }
     context::init_cpu();
     RUNNING_TASKS.store(true, core::sync::atomic::Ordering::SeqCst);
     drop(kernel);
@@ -118,33 +156,31 @@ pub fn start(
 
 /// Runs when no thread can: waits for an interrupt to make one ready.
 fn idle() -> ! {
-    context::idle(|| KERNEL.lock().dispatch())
+    context::idle(|| KERNEL.lock().dispatch(arch::cpu::id()))
 }
 
 /// Entry from EL0: a system call, a fault or an interrupt. Returns the frame to resume.
 pub fn trap(vector: Vector, syndrome: Syndrome) -> *mut TrapFrame {
+    let cpu = arch::cpu::id();
     let mut kernel = KERNEL.lock();
-    let Some(current) = kernel.current else {
+    let Some(current) = kernel.cpus[cpu].current else {
         drop(kernel);
         crate::fault::exception(vector, syndrome, &TrapFrame::ZERO);
     };
     match vector {
         Vector::UserSync => {
+            // System calls took `system_call`; this is a fault.
             let class = arch::esr::ExceptionClass::of(syndrome.esr);
-            if class == arch::esr::ExceptionClass(0x15) {
-                syscall::handle(&mut kernel, current);
+            let kind = task::fault_kind(syndrome.esr);
+            // FAR is only meaningful for aborts and alignment faults; else report the pc.
+            let address = if class.is_abort() || kind == kernel_abi::FaultKind::Alignment {
+                syndrome.far
             } else {
-                let kind = task::fault_kind(syndrome.esr);
-                // FAR is only meaningful for aborts and alignment faults; else report the pc.
-                let address = if class.is_abort() || kind == kernel_abi::FaultKind::Alignment {
-                    syndrome.far
-                } else {
-                    syndrome.elr
-                };
-                kernel.fault(current, kind, address, syndrome.elr, syndrome.esr);
-            }
+                syndrome.elr
+            };
+            kernel.fault(current, kind, address, syndrome.elr, syndrome.esr);
         }
-        Vector::UserIrq => kernel.route_interrupts(),
+        Vector::UserIrq => kernel.route_interrupts(cpu),
         _ => kernel.fault(
             current,
             kernel_abi::FaultKind::Other,
@@ -153,7 +189,7 @@ pub fn trap(vector: Vector, syndrome: Syndrome) -> *mut TrapFrame {
             syndrome.esr,
         ),
     }
-    match kernel.dispatch() {
+    match kernel.dispatch(cpu) {
         Some(frame) => frame,
         None => {
             drop(kernel);
@@ -164,8 +200,9 @@ pub fn trap(vector: Vector, syndrome: Syndrome) -> *mut TrapFrame {
 
 /// A system call from the current thread. Returns the frame to resume.
 pub fn system_call() -> *mut TrapFrame {
+    let cpu = arch::cpu::id();
     let mut kernel = KERNEL.lock();
-    let Some(current) = kernel.current else {
+    let Some(current) = kernel.cpus[cpu].current else {
         drop(kernel);
         crate::fault::exception(
             Vector::UserSync,
@@ -173,16 +210,20 @@ pub fn system_call() -> *mut TrapFrame {
             &TrapFrame::ZERO,
         );
     };
-    if let Some(next) = fastpath::attempt(&mut kernel, current) {
-        return kernel.switch_to(next);
+    if let Some(next) = fastpath::attempt(&mut kernel, cpu, current) {
+        return kernel.switch_to(cpu, next);
     }
-    system_call_slow(kernel, current)
+    system_call_slow(kernel, cpu, current)
 }
 
 #[inline(never)]
-fn system_call_slow(mut kernel: spin::MutexGuard<'_, Kernel>, current: ThreadId) -> *mut TrapFrame {
-    syscall::handle(&mut kernel, current);
-    match kernel.dispatch() {
+fn system_call_slow(
+    mut kernel: spin::MutexGuard<'_, Kernel>,
+    cpu: usize,
+    current: ThreadId,
+) -> *mut TrapFrame {
+    syscall::handle(&mut kernel, cpu, current);
+    match kernel.dispatch(cpu) {
         Some(frame) => frame,
         None => {
             drop(kernel);
@@ -194,47 +235,52 @@ fn system_call_slow(mut kernel: spin::MutexGuard<'_, Kernel>, current: ThreadId)
 /// An IRQ taken at EL1 (the idle loop, or the kernel-only boot check).
 pub fn kernel_irq() {
     if RUNNING_TASKS.load(core::sync::atomic::Ordering::Relaxed) {
-        KERNEL.lock().route_interrupts();
+        KERNEL.lock().route_interrupts(arch::cpu::id());
     } else {
         irq::handle_pending();
     }
 }
 
 impl Kernel {
-    /// Picks the thread to run (keeping the current one unless a higher priority is
-    /// ready), switches the address space, and returns its frame.
-    fn dispatch(&mut self) -> Option<*mut TrapFrame> {
-        let next = match self.current {
+    /// Picks the thread to run on `cpu` (keeping the current one unless a higher priority
+    /// is ready), switches the address space, and returns its frame.
+    fn dispatch(&mut self, cpu: usize) -> Option<*mut TrapFrame> {
+        let this = &mut self.cpus[cpu];
+        let next = match this.current {
             Some(current) if self.threads[current].state == State::Ready => {
                 let priority = self.threads[current].priority;
-                if sched::should_preempt(priority, &self.run_queue) {
-                    let _ = self
+                if sched::should_preempt(priority, &this.run_queue) {
+                    let _ = this
                         .run_queue
                         .enqueue_front(ThreadIndex(current as u16), priority);
-                    self.run_queue.pop_highest().map(|(t, _)| t.get())
+                    this.run_queue.pop_highest().map(|(t, _)| t.get())
                 } else {
                     Some(current)
                 }
             }
-            _ => self.run_queue.pop_highest().map(|(t, _)| t.get()),
+            _ => this.run_queue.pop_highest().map(|(t, _)| t.get()),
         };
-        self.current = next;
-        let next = next?;
-        let thread = &self.threads[next];
-        if thread.asid != self.active_asid {
-            context::switch_address_space(thread.root, thread.asid);
-            self.active_asid = thread.asid;
+        this.current = next;
+        // The slice timer runs while the thread has a ready peer at its priority.
+        let peer = next.is_some_and(|t| this.run_queue.has_ready_at(self.threads[t].priority));
+        if peer {
+            arch::timer::set_slice_deadline(arch::timer::counter() + self.slice_ticks);
+        } else if this.slice_armed {
+            arch::timer::stop_slice();
         }
-        Some(&raw mut self.frames[next])
+        this.slice_armed = peer;
+        let next = next?;
+        Some(self.switch_to(cpu, next))
     }
 
-    /// Makes `next` the running thread (the fast path decided it may run now).
-    fn switch_to(&mut self, next: ThreadId) -> *mut TrapFrame {
-        self.current = Some(next);
+    /// Makes `next` the running thread of `cpu` (the fast path decided it may run now).
+    fn switch_to(&mut self, cpu: usize, next: ThreadId) -> *mut TrapFrame {
+        let this = &mut self.cpus[cpu];
+        this.current = Some(next);
         let asid = self.threads[next].asid;
-        if asid != self.active_asid {
+        if asid != this.active_asid {
             context::switch_address_space(self.threads[next].root, asid);
-            self.active_asid = asid;
+            this.active_asid = asid;
         }
         &raw mut self.frames[next]
     }
@@ -242,8 +288,9 @@ impl Kernel {
     /// Makes `thread` runnable (it runs at once if it outranks the current thread).
     pub fn make_ready(&mut self, thread: ThreadId) {
         self.threads[thread].state = State::Ready;
-        if self.current != Some(thread) {
-            let _ = self
+        let this = &mut self.cpus[self.threads[thread].cpu];
+        if this.current != Some(thread) {
+            let _ = this
                 .run_queue
                 .enqueue(ThreadIndex(thread as u16), self.threads[thread].priority);
         }
@@ -266,7 +313,9 @@ impl Kernel {
                 self.notifications[notification].waiters = queue;
             }
             State::Ready => {
-                let _ = self.run_queue.remove(ThreadIndex(thread as u16));
+                let _ = self.cpus[self.threads[thread].cpu]
+                    .run_queue
+                    .remove(ThreadIndex(thread as u16));
             }
             _ => {}
         }
@@ -309,8 +358,13 @@ impl Kernel {
 
     /// Acknowledges every pending interrupt and signals the notification its line is
     /// bound to; the line stays masked until the handler acks it.
-    fn route_interrupts(&mut self) {
+    fn route_interrupts(&mut self, cpu: usize) {
         while let Some(line) = irq::acknowledge() {
+            if line == self.slice_irq {
+                irq::end_of_interrupt(line);
+                self.end_of_slice(cpu);
+                continue;
+            }
             let index = line as usize;
             let bound = self.irq_lines.get(index).and_then(|l| l.bound);
             irq::mask(line);
@@ -322,6 +376,25 @@ impl Kernel {
                     self.signal(notification, badge);
                 }
                 None => irq::count_spurious(),
+            }
+        }
+    }
+
+    /// The running thread's time slice is over: if a peer of its priority is ready, it
+    /// goes to the back of its level (round robin) and `dispatch` picks the peer.
+    fn end_of_slice(&mut self, cpu: usize) {
+        arch::timer::stop_slice();
+        let this = &mut self.cpus[cpu];
+        this.slice_armed = false;
+        if let Some(current) = this.current
+            && self.threads[current].state == State::Ready
+        {
+            let priority = self.threads[current].priority;
+            if this.run_queue.has_ready_at(priority) {
+                let _ = this
+                    .run_queue
+                    .enqueue(ThreadIndex(current as u16), priority);
+                this.current = None;
             }
         }
     }

@@ -102,6 +102,8 @@ pub struct Thread {
     pub priority: u8,
     pub name: &'static str,
     pub task_index: usize,
+    /// The CPU whose run queue this thread belongs to.
+    pub cpu: usize,
     pub cspace: Option<CapSpace>,
     /// Translation table root (physical) and ASID of the task's address space.
     pub root: u64,
@@ -129,6 +131,7 @@ impl Thread {
         priority: 0,
         name: "",
         task_index: 0,
+        cpu: 0,
         cspace: None,
         root: 0,
         asid: 0,

@@ -22,7 +22,7 @@ enum Completion {
 type Outcome = Result<Completion, Error>;
 
 /// Handles the system call `thread` trapped with.
-pub fn handle(kernel: &mut Kernel, thread: ThreadId) {
+pub fn handle(kernel: &mut Kernel, cpu: usize, thread: ThreadId) {
     let number = kernel.frames[thread].x[8];
     let Some(call) = Syscall::from_number(number) else {
         let pc = kernel.frames[thread].elr.wrapping_sub(4);
@@ -40,10 +40,11 @@ pub fn handle(kernel: &mut Kernel, thread: ThreadId) {
         Syscall::Poll => wait(kernel, thread, false),
         Syscall::Yield => {
             let priority = kernel.threads[thread].priority;
-            let _ = kernel
+            let this = &mut kernel.cpus[cpu];
+            let _ = this
                 .run_queue
                 .enqueue(sched::ThreadIndex(thread as u16), priority);
-            kernel.current = None;
+            this.current = None;
             Ok(Completion::Now)
         }
         Syscall::Invoke => invoke(kernel, thread),
@@ -302,16 +303,15 @@ fn thread_op(kernel: &mut Kernel, caller: ThreadId, target: ThreadId, op: Thread
             if priority > kernel.threads[caller].priority {
                 return Err(Error::InsufficientRights);
             }
-            let queued = state == State::Ready && kernel.current != Some(target);
+            let this = &mut kernel.cpus[kernel.threads[target].cpu];
+            let queued = state == State::Ready && this.current != Some(target);
             if queued {
-                let _ = kernel.run_queue.remove(sched::ThreadIndex(target as u16));
-            }
-            kernel.threads[target].priority = priority;
-            if queued {
-                let _ = kernel
+                let _ = this.run_queue.remove(sched::ThreadIndex(target as u16));
+                let _ = this
                     .run_queue
                     .enqueue(sched::ThreadIndex(target as u16), priority);
             }
+            kernel.threads[target].priority = priority;
         }
         ThreadOp::Suspend => {
             if matches!(state, State::Inactive | State::Suspended | State::Faulted) {

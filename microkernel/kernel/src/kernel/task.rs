@@ -293,6 +293,7 @@ fn create_task(kernel: &mut Kernel, index: usize, task: &Task<'static>) -> Resul
         priority: task.priority,
         name: task.name,
         task_index: index,
+        cpu: 0,
         cspace: Some(cspace),
         root: root_table,
         asid: index as u16 + 1,
