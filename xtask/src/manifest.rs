@@ -121,6 +121,9 @@ pub struct TaskEntry {
     /// Start at boot (default), or wait for a `Resume`.
     #[serde(default = "start_default")]
     pub start: bool,
+    /// May program the EL1 physical timer from EL0 (the timer-server, oob timer handlers).
+    #[serde(default)]
+    pub timer_access: bool,
     /// Capabilities, slot 1 first.
     #[serde(default)]
     pub caps: Vec<Spanned<CapEntry>>,

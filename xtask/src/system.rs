@@ -240,6 +240,7 @@ impl<'m> Planner<'m> {
                 grants,
                 fault_endpoint,
                 start: task.start,
+                timer_access: task.timer_access,
             },
         })
     }

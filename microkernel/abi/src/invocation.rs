@@ -48,6 +48,12 @@ labels! {
         /// `w2` = the task's index in the image (fault badges are index + 1, so a
         /// supervisor maps a fault message to the thread capability with this).
         Status = 7,
+        /// Binds the notification in slot `w0` (needs READ) to the thread: a `Recv` of the
+        /// thread then also returns when the notification is signalled, with the label
+        /// [`NOTIFICATION_LABEL`](crate::invocation::NOTIFICATION_LABEL), no words, and the
+        /// notification word (cleared) as the badge. One server thread can so wait for
+        /// requests and interrupts at once. `AlreadyInUse` if either side is bound.
+        BindNotification = 8,
     }
 }
 
@@ -65,6 +71,31 @@ labels! {
         Unbind = 3,
     }
 }
+
+labels! {
+    /// Operations on the IRQ control capability: the interrupt pipeline's access to every
+    /// line of the interrupt controller.
+    IrqControlOp {
+        /// Route every hardware interrupt of CPU `w2` to the caller: the kernel
+        /// acknowledges it, masks its line, appends the line number to the
+        /// [`IrqRing`](crate::layout::IrqRing) in the shared frame of slot `w1`, and signals
+        /// the notification of slot `w0` (needs WRITE). Lines stay masked until `Unmask`,
+        /// so a line is in the ring at most once and the ring never overflows. The
+        /// kernel's own slice timer is never routed. `AlreadyInUse` if routed already.
+        Route = 1,
+        /// Unmask line `w0` (after its event was handled, or acked by its owner).
+        Unmask = 2,
+        /// Mask line `w0`.
+        Mask = 3,
+        /// Configure line `w0`: `w1` = 0 level-triggered, 1 edge-triggered (the line
+        /// stays masked; `Unmask` enables it).
+        Configure = 4,
+    }
+}
+
+/// Label of the message a `Recv` returns when the thread's bound notification was
+/// signalled (see `ThreadOp::BindNotification`).
+pub const NOTIFICATION_LABEL: u32 = 0xb0b0;
 
 labels! {
     /// Operations on a frame capability.

@@ -45,6 +45,33 @@ pub struct IpcBuffer {
     pub receive_slot: u64,
 }
 
+/// Slots of an [`IrqRing`]: more than any controller's line count (a GIC has 1020), so a
+/// ring that holds each masked line at most once cannot overflow.
+pub const IRQ_RING_SLOTS: usize = 1024;
+
+/// Interrupts the kernel routed to the irq-server, in arrival order (one page, shared).
+///
+/// Single producer (the kernel, on the routed CPU) and single consumer (the irq-server):
+/// the kernel writes `lines[produced % SLOTS]` then increments `produced`; the server reads
+/// up to `produced` and then sets `consumed`. Both counters only grow.
+#[repr(C)]
+#[derive(Debug, Clone, FromBytes, IntoBytes, KnownLayout, Immutable)]
+pub struct IrqRing {
+    /// Entries written by the kernel.
+    pub produced: u64,
+    /// Entries taken by the irq-server.
+    pub consumed: u64,
+    /// Interrupts the kernel could not record (never happens while the server unmasks
+    /// only what it consumed; counted rather than silent).
+    pub overflowed: u64,
+    /// Zero.
+    pub reserved: u64,
+    /// Line numbers, in the controller's numbering.
+    pub lines: [u16; IRQ_RING_SLOTS],
+}
+
+const _: () = assert!(size_of::<IrqRing>() <= 4096);
+
 /// Longest task or capability name in [`StartInfo`].
 pub const NAME_LEN: usize = 24;
 /// Most capabilities a [`StartInfo`] lists.

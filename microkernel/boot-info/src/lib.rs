@@ -121,6 +121,9 @@ pub struct Task<'a> {
     pub fault_endpoint: Option<(u32, u64)>,
     /// Start the task at boot (otherwise it waits for a `Resume`).
     pub start: bool,
+    /// The task may program the EL1 physical timer (CNTP_*) itself: the kernel opens it
+    /// to EL0 while this task runs, and only then.
+    pub timer_access: bool,
 }
 
 /// A load segment, copied from the payload into fresh frames at load and at every restart.
@@ -406,6 +409,7 @@ mod tests {
             .unwrap(),
             fault_endpoint: None,
             start: true,
+            timer_access: false,
         }
     }
 

@@ -151,6 +151,17 @@ pub fn unmask(irq: u32) -> Result<(), &'static str> {
     }
 }
 
+/// Sets a line's trigger and leaves it masked.
+pub fn configure(irq: u32, trigger: Trigger) -> Result<(), &'static str> {
+    match ROUTER.lock().as_mut() {
+        Some(router) if irq < router.chip.lines() => {
+            router.chip.enable(irq, trigger)?;
+            router.chip.disable(irq)
+        }
+        _ => Err("no such interrupt line"),
+    }
+}
+
 /// Ends an acknowledged interrupt at the controller.
 pub fn end_of_interrupt(irq: u32) {
     if let Some(router) = ROUTER.lock().as_mut() {

@@ -88,6 +88,11 @@ fn reply_receive(kernel: &mut Kernel, cpu: usize, server: ThreadId) -> Option<Th
     }
     let (index, _) = endpoint(kernel, server, local, Rights::READ)?;
     let caller = kernel.threads[server].reply_to?;
+    if let Some(notification) = kernel.threads[server].bound_notification
+        && kernel.notifications[notification].word != 0
+    {
+        return None; // a pending signal ends the receive at once (general path)
+    }
     if kernel.threads[caller].state != State::AwaitingReply
         || kernel.endpoints[index].waiting == EndpointQueue::Senders
         || kernel.cpus[cpu]

@@ -39,8 +39,39 @@ pub fn send(kernel: &mut Kernel, thread: ThreadId, endpoint: usize, pending: Pen
     kernel.threads[thread].state = State::Sending { endpoint };
 }
 
+/// Appends `line` to the routed-interrupt ring at physical `ring` (see `layout::IrqRing`).
+pub fn push_routed(ring: u64, line: u32) {
+    use kernel_abi::layout::{IRQ_RING_SLOTS, IrqRing};
+    let produced = user_memory::read_word(ring + offset_of!(IrqRing, produced) as u64);
+    let consumed = user_memory::read_word(ring + offset_of!(IrqRing, consumed) as u64);
+    if produced.wrapping_sub(consumed) >= IRQ_RING_SLOTS as u64 {
+        let at = ring + offset_of!(IrqRing, overflowed) as u64;
+        user_memory::write_word(at, user_memory::read_word(at) + 1);
+        return;
+    }
+    let slot = ring + offset_of!(IrqRing, lines) as u64 + (produced % IRQ_RING_SLOTS as u64) * 2;
+    user_memory::write_u16(slot, line as u16);
+    // The line is written before the count that publishes it (the server reads the count
+    // first; both run on this CPU, and the kernel is not interrupted, but keep the order
+    // for a server on another CPU).
+    core::sync::atomic::fence(core::sync::atomic::Ordering::Release);
+    user_memory::write_word(ring + offset_of!(IrqRing, produced) as u64, produced + 1);
+}
+
 /// `thread` receives on `endpoint`: takes a waiting sender's message, or waits.
 pub fn receive(kernel: &mut Kernel, thread: ThreadId, endpoint: usize) {
+    // A signalled bound notification ends the receive first (interrupts before requests).
+    if let Some(notification) = kernel.threads[thread].bound_notification
+        && kernel.notifications[notification].word != 0
+    {
+        let word = core::mem::take(&mut kernel.notifications[notification].word);
+        let frame = &mut kernel.frames[thread];
+        frame.x[0] = 0;
+        frame.x[1] = MessageInfo::new(kernel_abi::invocation::NOTIFICATION_LABEL, 0).to_raw();
+        frame.x[8] = word;
+        kernel.make_ready(thread);
+        return;
+    }
     let mut queue = kernel.endpoints[endpoint].queue;
     if kernel.endpoints[endpoint].waiting == EndpointQueue::Senders
         && let Some(sender) = kernel.queue_pop(&mut queue)

@@ -51,6 +51,8 @@ pub struct Kernel {
     pub slice_irq: u32,
     /// Length of a round-robin time slice, in counter ticks.
     pub slice_ticks: u64,
+    /// Per CPU: where its hardware interrupts go when the pipeline has taken them.
+    pub routes: [Option<Route>; MAX_CPUS],
 }
 
 /// Most CPUs the kernel's per-CPU tables hold (SMP bring-up is its own issue; until then
@@ -67,6 +69,8 @@ pub struct PerCpu {
     pub active_asid: u16,
     /// Whether the slice timer runs (the current thread has a ready peer at its priority).
     pub slice_armed: bool,
+    /// Whether EL0 may program the physical timer now (the running task's privilege).
+    pub timer_open: bool,
 }
 
 impl PerCpu {
@@ -75,6 +79,7 @@ impl PerCpu {
         current: None,
         active_asid: 0,
         slice_armed: false,
+        timer_open: false,
     };
 }
 
@@ -95,6 +100,7 @@ static KERNEL: spin::Mutex<Kernel> = spin::Mutex::new(Kernel {
             head: None,
             tail: None,
         },
+        bound_thread: None,
     }; MAX_NOTIFICATIONS],
     shared: [Shared { base: 0, size: 0 }; MAX_SHARED],
     irq_lines: [IrqLine {
@@ -110,6 +116,7 @@ static KERNEL: spin::Mutex<Kernel> = spin::Mutex::new(Kernel {
     task_records: [(0, 0); MAX_THREADS],
     slice_irq: u32::MAX,
     slice_ticks: 0,
+    routes: [None; MAX_CPUS],
 });
 
 /// Length of a round-robin time slice among threads of equal priority.
@@ -281,6 +288,11 @@ impl Kernel {
         if asid != this.active_asid {
             context::switch_address_space(self.threads[next].root, asid);
             this.active_asid = asid;
+            let timer = self.threads[next].timer_access;
+            if timer != this.timer_open {
+                context::open_timer_to_el0(timer);
+                this.timer_open = timer;
+            }
         }
         &raw mut self.frames[next]
     }
@@ -323,6 +335,7 @@ impl Kernel {
     }
 
     /// Appends `thread` to `queue`.
+    #[inline(always)]
     pub fn queue_push(&mut self, queue: &mut Queue, thread: ThreadId) {
         self.threads[thread].links = Links {
             next: None,
@@ -336,6 +349,7 @@ impl Kernel {
     }
 
     /// Removes and returns the head of `queue`.
+    #[inline(always)]
     pub fn queue_pop(&mut self, queue: &mut Queue) -> Option<ThreadId> {
         let head = queue.head?;
         self.queue_remove(queue, head);
@@ -343,6 +357,7 @@ impl Kernel {
     }
 
     /// Removes `thread` from `queue` (which it must be on).
+    #[inline(always)]
     pub fn queue_remove(&mut self, queue: &mut Queue, thread: ThreadId) {
         let Links { next, prev } = self.threads[thread].links;
         match prev {
@@ -369,13 +384,17 @@ impl Kernel {
             let bound = self.irq_lines.get(index).and_then(|l| l.bound);
             irq::mask(line);
             irq::end_of_interrupt(line);
-            match bound {
-                Some((notification, badge)) => {
+            match (bound, self.routes[cpu]) {
+                (Some((notification, badge)), _) => {
                     self.irq_lines[index].masked = true;
                     self.irq_lines[index].count += 1;
                     self.signal(notification, badge);
                 }
-                None => irq::count_spurious(),
+                (None, Some(route)) => {
+                    ipc::push_routed(route.ring, line);
+                    self.signal(route.notification, route.badge);
+                }
+                (None, None) => irq::count_spurious(),
             }
         }
     }
@@ -401,6 +420,21 @@ impl Kernel {
 
     /// ORs `badge` into a notification, waking its first waiter.
     pub fn signal(&mut self, notification: usize, badge: u64) {
+        // A bound thread blocked in `Recv` takes the signal as a message.
+        if let Some(thread) = self.notifications[notification].bound_thread
+            && matches!(self.threads[thread].state, State::Receiving { .. })
+        {
+            self.unlink(thread);
+            let word = core::mem::take(&mut self.notifications[notification].word) | badge;
+            let frame = &mut self.frames[thread];
+            frame.x[0] = 0;
+            frame.x[1] =
+                kernel_abi::MessageInfo::new(kernel_abi::invocation::NOTIFICATION_LABEL, 0)
+                    .to_raw();
+            frame.x[8] = word;
+            self.make_ready(thread);
+            return;
+        }
         let mut waiters = self.notifications[notification].waiters;
         match self.queue_pop(&mut waiters) {
             Some(waiter) => {

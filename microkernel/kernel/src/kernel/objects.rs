@@ -122,6 +122,10 @@ pub struct Thread {
     pub restarts: u64,
     /// Where each shared object is mapped in this task (virtual address).
     pub shared_mappings: [Option<u64>; MAX_SHARED],
+    /// A notification whose signals also end this thread's `Recv`.
+    pub bound_notification: Option<usize>,
+    /// The task may program the EL1 physical timer while it runs.
+    pub timer_access: bool,
 }
 
 impl Thread {
@@ -148,6 +152,8 @@ impl Thread {
         },
         restarts: 0,
         shared_mappings: [None; MAX_SHARED],
+        bound_notification: None,
+        timer_access: false,
     };
 }
 
@@ -175,6 +181,18 @@ pub struct Endpoint {
 pub struct Notification {
     pub word: u64,
     pub waiters: Queue,
+    /// The thread whose `Recv` this notification also ends.
+    pub bound_thread: Option<ThreadId>,
+}
+
+/// Hardware interrupts of one CPU routed to the interrupt pipeline (the irq-server).
+#[derive(Clone, Copy, Debug)]
+pub struct Route {
+    /// The notification signalled for each interrupt, and its badge.
+    pub notification: usize,
+    pub badge: u64,
+    /// Physical address of the `IrqRing` page.
+    pub ring: u64,
 }
 
 /// One interrupt line routed to a task.

@@ -10,7 +10,7 @@ use crate::println;
 use cspace::{Capability, SlotId};
 use kernel_abi::{
     Badge, Error, FaultKind, MAX_DEBUG_WRITE, MessageInfo, ObjectType, Rights, Syscall,
-    invocation::{FrameOp, IrqHandlerOp, SystemOp, ThreadOp, ThreadState},
+    invocation::{FrameOp, IrqControlOp, IrqHandlerOp, SystemOp, ThreadOp, ThreadState},
 };
 
 /// Whether a call finished now (x0 = 0 is written) or completes later.
@@ -280,6 +280,11 @@ fn invoke(kernel: &mut Kernel, thread: ThreadId) -> Outcome {
             let op = FrameOp::from_label(label).ok_or(Error::InvalidSyscall)?;
             frame_op(kernel, thread, index, op, cap.rights)
         }
+        ObjectType::IrqControl => {
+            let op = IrqControlOp::from_label(label).ok_or(Error::InvalidSyscall)?;
+            needs(Rights::WRITE)?;
+            irq_control_op(kernel, thread, op)
+        }
         ObjectType::SystemControl => {
             let SystemOp::PowerOff = SystemOp::from_label(label).ok_or(Error::InvalidSyscall)?;
             needs(Rights::WRITE)?;
@@ -364,6 +369,19 @@ fn thread_op(kernel: &mut Kernel, caller: ThreadId, target: ThreadId, op: Thread
             }
             task::restart(kernel, target)?;
         }
+        ThreadOp::BindNotification => {
+            let notification =
+                capability(kernel, caller, x[2], ObjectType::Notification, Rights::READ)?
+                    .object
+                    .index as usize;
+            if kernel.threads[target].bound_notification.is_some()
+                || kernel.notifications[notification].bound_thread.is_some()
+            {
+                return Err(Error::AlreadyInUse);
+            }
+            kernel.threads[target].bound_notification = Some(notification);
+            kernel.notifications[notification].bound_thread = Some(target);
+        }
         ThreadOp::Status => {
             let reported = match state {
                 State::Ready => ThreadState::Ready,
@@ -414,6 +432,58 @@ fn irq_op(kernel: &mut Kernel, caller: ThreadId, line: usize, op: IrqHandlerOp) 
                 return Err(Error::InvalidState);
             }
             crate::irq::mask(line as u32);
+        }
+    }
+    Ok(Completion::Now)
+}
+
+fn irq_control_op(kernel: &mut Kernel, caller: ThreadId, op: IrqControlOp) -> Outcome {
+    let x = kernel.frames[caller].x;
+    let line = || -> Result<u32, Error> {
+        let line = u32::try_from(x[2]).map_err(|_| Error::InvalidArgument)?;
+        // The kernel's own slice timer is not the pipeline's to touch.
+        if line >= crate::irq::lines() || line == kernel.slice_irq {
+            return Err(Error::InvalidArgument);
+        }
+        Ok(line)
+    };
+    match op {
+        IrqControlOp::Route => {
+            let notification = capability(
+                kernel,
+                caller,
+                x[2],
+                ObjectType::Notification,
+                Rights::WRITE,
+            )?;
+            let ring = capability(kernel, caller, x[3], ObjectType::Frame, Rights::READ)?;
+            let cpu = usize::try_from(x[4])
+                .ok()
+                .filter(|&cpu| cpu < super::MAX_CPUS)
+                .ok_or(Error::InvalidArgument)?;
+            if kernel.routes[cpu].is_some() {
+                return Err(Error::AlreadyInUse);
+            }
+            let shared = kernel.shared[ring.object.index as usize];
+            if shared.size < size_of::<kernel_abi::layout::IrqRing>() as u64 {
+                return Err(Error::InvalidArgument);
+            }
+            user_memory::zero(shared.base, size_of::<kernel_abi::layout::IrqRing>() as u64);
+            kernel.routes[cpu] = Some(Route {
+                notification: notification.object.index as usize,
+                badge: notification.badge.map_or(1, Badge::get),
+                ring: shared.base,
+            });
+        }
+        IrqControlOp::Unmask => crate::irq::unmask(line()?).map_err(|_| Error::NotSupported)?,
+        IrqControlOp::Mask => crate::irq::mask(line()?),
+        IrqControlOp::Configure => {
+            let trigger = match x[3] {
+                0 => crate::drivers::Trigger::Level,
+                1 => crate::drivers::Trigger::Edge,
+                _ => return Err(Error::InvalidArgument),
+            };
+            crate::irq::configure(line()?, trigger).map_err(|_| Error::NotSupported)?;
         }
     }
     Ok(Completion::Now)

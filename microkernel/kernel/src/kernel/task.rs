@@ -312,6 +312,8 @@ fn create_task(kernel: &mut Kernel, index: usize, task: &Task<'static>) -> Resul
         links: Links::default(),
         restarts: 0,
         shared_mappings: [None; MAX_SHARED],
+        bound_notification: None,
+        timer_access: task.timer_access,
     };
     if task
         .fault_endpoint

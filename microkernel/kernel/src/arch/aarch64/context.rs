@@ -17,6 +17,7 @@ unsafe extern "C" {
 /// counter (benchmarks: under QEMU `-icount shift=0` it counts guest instructions).
 pub fn init_cpu() {
     TPIDR_EL1.set(&raw const __boot_stack_top as u64);
+    open_timer_to_el0(false);
     TCR_EL1.set(TCR_EL1.get() & !(1 << 7)); // EPD0 off: TTBR0 holds task address spaces
     // PMCR_EL0: E (enable) | C (reset the cycle counter); PMCNTENSET_EL0.C; PMUSERENR_EL0:
     // EN (EL0 access) | CR (EL0 reads of the cycle counter).
@@ -33,6 +34,17 @@ pub fn init_cpu() {
         )
     };
     barrier::isb(barrier::SY);
+}
+
+/// Opens (or closes) the EL1 physical timer to EL0: CNTKCTL_EL1.EL0PTEN. The counters stay
+/// readable at EL0 either way (EL0PCTEN, EL0VCTEN: clock reads need no system call).
+pub fn open_timer_to_el0(open: bool) {
+    const EL0PCTEN: u64 = 1 << 0;
+    const EL0VCTEN: u64 = 1 << 1;
+    const EL0PTEN: u64 = 1 << 9;
+    let value = EL0PCTEN | EL0VCTEN | if open { EL0PTEN } else { 0 };
+    // SAFETY: a timer access-control register; no memory is accessed.
+    unsafe { core::arch::asm!("msr cntkctl_el1, {}", "isb", in(reg) value, options(nostack)) };
 }
 
 /// Makes `root` (with its `asid`) the current user address space.

@@ -118,6 +118,20 @@ pub fn read_word(pa: u64) -> u64 {
     unsafe { core::ptr::read_volatile((PHYSMAP_BASE + pa) as *const u64) }
 }
 
+/// Writes a word of physical memory (kernel-owned pages such as IPC buffers; aligned).
+pub fn write_word(pa: u64, value: u64) {
+    debug_assert!(pa.is_multiple_of(8));
+    // SAFETY: as in `read_word`.
+    unsafe { core::ptr::write_volatile((PHYSMAP_BASE + pa) as *mut u64, value) }
+}
+
+/// Writes a half-word of physical memory (kernel-shared pages; 2-byte aligned).
+pub fn write_u16(pa: u64, value: u16) {
+    debug_assert!(pa.is_multiple_of(2));
+    // SAFETY: as in `read_word`.
+    unsafe { core::ptr::write_volatile((PHYSMAP_BASE + pa) as *mut u16, value) }
+}
+
 /// Copies `len` bytes between two physical ranges (IPC buffer to IPC buffer).
 pub fn copy_physical(from: u64, to: u64, len: u64) {
     // SAFETY: both ranges are allocator RAM in the linear map (distinct threads' IPC
