@@ -14,6 +14,7 @@ pub const NO_STD_CRATES: &[&str] = &[
     "paging",
     "sched",
     "pipeline",
+    "irq-protocol",
     "deadline-queue",
 ];
 

@@ -1,0 +1,235 @@
+//! The protocol between in-band domains and the irq-server (the interrupt pipeline).
+//!
+//! Two channels:
+//!
+//! - **Requests**, by IPC `Call` on the irq-server's endpoint. The endpoint capability a
+//!   domain holds is badged with its [`DomainId`] + 1 (set in the manifest), so the server
+//!   knows who asks without trusting the message; the message label is a [`Request`],
+//!   the words its arguments, and the reply's label is 0 or an [`Error`] code.
+//! - **The domain page**, one shared frame per domain, mapped read-write by the domain
+//!   and the irq-server: the domain's [`StallWord`] per CPU (its virtual interrupt flag,
+//!   stalled and unstalled with plain memory accesses) and the [`EventRing`] through which
+//!   the server hands over in-band events in arrival order. The server signals the
+//!   domain's notification whenever it appends events.
+//!
+//! A domain unstalls with one store and one load ([`StallWord::unstall`]); only when that
+//! says events were logged meanwhile does it call [`Request::Sync`], on return from which
+//! the replayed events are in its ring, in arrival order, before any newer one.
+#![no_std]
+#![forbid(unsafe_code)]
+
+pub use pipeline::stall_page::StallWord;
+pub use pipeline::{DomainId, Irq};
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+/// Most CPUs a domain page describes.
+pub const MAX_CPUS: usize = 4;
+/// Most domains the irq-server serves.
+pub const MAX_DOMAINS: usize = 8;
+/// Events an [`EventRing`] holds; when it is full the server logs instead (the pipeline's
+/// log is bounded by the line count and never drops), so no event is lost.
+pub const EVENT_SLOTS: usize = 256;
+
+macro_rules! codes {
+    ($(#[$outer:meta])* $enum:ident { $( $(#[$attr:meta])* $name:ident = $code:literal, )+ }) => {
+        $(#[$outer])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[repr(u32)]
+        pub enum $enum {
+            $( $(#[$attr])* $name = $code, )+
+        }
+
+        impl $enum {
+            /// Decodes a code; `None` for one that names nothing.
+            #[must_use]
+            pub const fn from_code(code: u32) -> Option<Self> {
+                match code {
+                    $($code => Some(Self::$name),)+
+                    _ => None,
+                }
+            }
+
+            /// The variant's name, for logs.
+            #[must_use]
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(Self::$name => stringify!($name),)+
+                }
+            }
+        }
+    };
+}
+
+codes! {
+    /// What a domain asks the irq-server (the message label). Words: `w0`, `w1`, ...
+    Request {
+        /// Own interrupt line `w0` in-band, `w1` = 0 level, 1 edge: its events come to this
+        /// domain. The line must be granted to the domain in the manifest.
+        Attach = 1,
+        /// Give line `w0` back.
+        Detach = 2,
+        /// Replay this domain's log on CPU `w0` into its event ring (after an unstall
+        /// found events pending). Replies `w0` = events replayed.
+        Sync = 3,
+        /// The in-band handler of level line `w0` ran: unmask it.
+        Ack = 4,
+        /// Allocate a synthetic IRQ owned in-band by this domain. Replies `w0` = its number.
+        AllocSynthetic = 5,
+        /// Raise synthetic IRQ `w0` through the whole pipeline, as hardware would.
+        Inject = 6,
+        /// Move line `w0` to the oob stage, to the oob handler registered as `w1`.
+        SwitchOob = 7,
+        /// Move line `w0` back in-band, to this domain.
+        SwitchInband = 8,
+        /// Replies `w0` = 1 if line `w0` is handled out-of-band now, else 0.
+        IsOob = 9,
+        /// Replies the statistics of line `w0`: received, oob-handled, delivered, logged,
+        /// replayed, coalesced (`w0`..`w5`).
+        Stats = 10,
+    }
+}
+
+codes! {
+    /// Why the irq-server refused a request (the reply label; 0 is success).
+    Error {
+        /// Not a request the server knows.
+        UnknownRequest = 1,
+        /// The line is not granted to this domain, or does not exist.
+        NotYours = 2,
+        /// The line is already attached or in the requested mode.
+        Busy = 3,
+        /// An argument is out of range.
+        BadArgument = 4,
+        /// The pipeline refused (its error, e.g. a stale stall capability).
+        Pipeline = 5,
+        /// Out of synthetic IRQs or table space.
+        Exhausted = 6,
+    }
+}
+
+/// One in-band event handed to a domain: an IRQ and how many times it fired (more than
+/// one only for coalesced edge events replayed from the log).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Event {
+    /// The IRQ (hardware or synthetic).
+    pub irq: u16,
+    /// How many raises this event stands for.
+    pub count: u32,
+}
+
+/// Events from the irq-server to one domain, in arrival order: single producer (the
+/// server), single consumer (the domain). Counters only grow; slot `i % EVENT_SLOTS`.
+#[derive(Debug)]
+#[repr(C)]
+pub struct EventRing {
+    produced: AtomicU64,
+    consumed: AtomicU64,
+    /// `irq | count << 16` per slot.
+    slots: [AtomicU64; EVENT_SLOTS],
+}
+
+impl EventRing {
+    /// An empty ring.
+    #[allow(clippy::declare_interior_mutable_const)]
+    pub const EMPTY: EventRing = EventRing {
+        produced: AtomicU64::new(0),
+        consumed: AtomicU64::new(0),
+        slots: [const { AtomicU64::new(0) }; EVENT_SLOTS],
+    };
+
+    /// Server: appends `event`; `false` if the ring is full (the caller keeps it logged).
+    pub fn push(&self, event: Event) -> bool {
+        let produced = self.produced.load(Ordering::Relaxed);
+        if produced - self.consumed.load(Ordering::Acquire) >= EVENT_SLOTS as u64 {
+            return false;
+        }
+        let word = u64::from(event.irq) | (u64::from(event.count) << 16);
+        self.slots[(produced % EVENT_SLOTS as u64) as usize].store(word, Ordering::Relaxed);
+        self.produced.store(produced + 1, Ordering::Release);
+        true
+    }
+
+    /// Server: free slots.
+    pub fn room(&self) -> usize {
+        EVENT_SLOTS
+            - (self.produced.load(Ordering::Relaxed) - self.consumed.load(Ordering::Acquire))
+                as usize
+    }
+
+    /// Domain: takes the oldest event.
+    pub fn pop(&self) -> Option<Event> {
+        let consumed = self.consumed.load(Ordering::Relaxed);
+        if consumed == self.produced.load(Ordering::Acquire) {
+            return None;
+        }
+        let word = self.slots[(consumed % EVENT_SLOTS as u64) as usize].load(Ordering::Relaxed);
+        self.consumed.store(consumed + 1, Ordering::Release);
+        Some(Event {
+            irq: word as u16,
+            count: (word >> 16) as u32,
+        })
+    }
+}
+
+/// The page a domain shares with the irq-server.
+#[derive(Debug)]
+#[repr(C, align(4096))]
+pub struct DomainPage {
+    /// The domain's virtual interrupt flag and pending summary, per CPU.
+    pub stall: [StallWord; MAX_CPUS],
+    /// In-band events for the domain, in arrival order.
+    pub events: EventRing,
+}
+
+const _: () = assert!(size_of::<DomainPage>() <= 4096);
+
+impl DomainPage {
+    /// A page with every CPU unstalled and no event.
+    #[allow(clippy::declare_interior_mutable_const)]
+    pub const EMPTY: DomainPage = DomainPage {
+        stall: [const { StallWord::new() }; MAX_CPUS],
+        events: EventRing::EMPTY,
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ring_is_fifo_and_refuses_when_full() {
+        let ring = EventRing::EMPTY;
+        assert_eq!(ring.pop(), None);
+        for i in 0..EVENT_SLOTS as u16 {
+            assert!(ring.push(Event {
+                irq: i,
+                count: u32::from(i) + 1
+            }));
+        }
+        assert!(
+            !ring.push(Event { irq: 999, count: 1 }),
+            "a full ring refuses"
+        );
+        assert_eq!(ring.room(), 0);
+        for i in 0..EVENT_SLOTS as u16 {
+            assert_eq!(
+                ring.pop(),
+                Some(Event {
+                    irq: i,
+                    count: u32::from(i) + 1
+                })
+            );
+        }
+        assert_eq!(ring.pop(), None);
+        assert!(ring.push(Event { irq: 7, count: 3 }), "wraps around");
+        assert_eq!(ring.pop(), Some(Event { irq: 7, count: 3 }));
+    }
+
+    #[test]
+    fn codes_round_trip() {
+        assert_eq!(Request::from_code(3), Some(Request::Sync));
+        assert_eq!(Request::from_code(0), None);
+        assert_eq!(Error::from_code(2).map(Error::name), Some("NotYours"));
+    }
+}
