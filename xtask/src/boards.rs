@@ -13,6 +13,7 @@
 //! interrupt-controller = { kind = "bcm2836", local = 0x40000000, armctrl = 0x3f00b200 }
 //! timer-irq = 97
 //! slice-timer-irq = 99
+//! uart-irq = 57
 //! power = "none"              # or "psci-hvc", "psci-smc"
 //! cpus = 4
 //! ```
@@ -49,6 +50,7 @@ pub struct Hardware {
     interrupt_controller: ControllerFile,
     timer_irq: u32,
     slice_timer_irq: u32,
+    uart_irq: u32,
     power: PowerFile,
     cpus: u32,
 }
@@ -128,6 +130,7 @@ impl Board {
             },
             timer_irq: hw.timer_irq,
             slice_timer_irq: hw.slice_timer_irq,
+            uart_irq: hw.uart_irq,
             power: match hw.power {
                 PowerFile::PsciHvc => Power::PsciHvc,
                 PowerFile::PsciSmc => Power::PsciSmc,

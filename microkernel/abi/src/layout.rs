@@ -92,6 +92,15 @@ pub struct StartInfo {
     pub restarts: u64,
     /// The task's name, NUL padded.
     pub name: [u8; NAME_LEN],
+    /// The board's EL1 physical timer interrupt (the kernel found it in the device tree or
+    /// the image's board file), so tasks name interrupts without per-board constants.
+    pub timer_irq: u32,
+    /// The console UART's (PL011) interrupt.
+    pub uart_irq: u32,
+    /// Lines of the interrupt controller (one past the highest number).
+    pub irq_lines: u32,
+    /// Zero.
+    pub reserved: u32,
     /// Entries used in `caps`.
     pub cap_count: u64,
     /// The task's capabilities.

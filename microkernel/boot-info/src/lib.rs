@@ -200,6 +200,8 @@ pub struct BoardDescription<'a> {
     pub timer_irq: u32,
     /// Interrupt number of the EL1 virtual timer (the kernel's round-robin slice timer).
     pub slice_timer_irq: u32,
+    /// Interrupt number of the console UART.
+    pub uart_irq: u32,
     /// How the system powers off.
     pub power: Power,
     /// Number of CPUs.
@@ -371,6 +373,7 @@ mod tests {
                 },
                 timer_irq: 97,
                 slice_timer_irq: 99,
+                uart_irq: 57,
                 power: Power::None,
                 cpus: 4,
             }),

@@ -114,6 +114,19 @@ fn describe(tree: &Fdt<'static>) -> Result<BoardDescription<'static>, Error> {
     let uart_node = tree
         .find_compatible(&["arm,pl011"])
         .ok_or(Error::Missing("PL011 UART"))?;
+    let uart_irq = uart_node
+        .property("interrupts")
+        .and_then(|p| p.value.get(0..8))
+        .and_then(|cells| {
+            let kind = u32::from_be_bytes([cells[0], cells[1], cells[2], cells[3]]);
+            let number = u32::from_be_bytes([cells[4], cells[5], cells[6], cells[7]]);
+            match kind {
+                0 => Some(32 + number), // SPI
+                1 => Some(16 + number), // PPI
+                _ => None,
+            }
+        })
+        .ok_or(Error::Missing("PL011 interrupt"))?;
     let uart = Uart {
         base: first_reg(&uart_node).ok_or(Error::Missing("PL011 reg"))?.0,
         clock_hz: uart_clock(tree, &uart_node),
@@ -142,6 +155,7 @@ fn describe(tree: &Fdt<'static>) -> Result<BoardDescription<'static>, Error> {
         interrupt_controller,
         timer_irq,
         slice_timer_irq,
+        uart_irq,
         power,
         cpus,
     })

@@ -128,12 +128,7 @@ fn kernel_main(dtb_pa: u64, phys_base: u64, entry_el: u64) -> ! {
         };
         let ram_end = board.ram.base + board.ram.size;
         let allocator = memory::FrameAllocator::new(image_end, ram_end, &[device_tree]);
-        kernel::start(
-            system,
-            arch::mmu::payload(),
-            allocator,
-            board.slice_timer_irq,
-        );
+        kernel::start(system, arch::mmu::payload(), allocator, &board);
     }
     shutdown(run(&board, cmdline))
 }

@@ -53,6 +53,8 @@ pub struct Kernel {
     pub slice_ticks: u64,
     /// Per CPU: where its hardware interrupts go when the pipeline has taken them.
     pub routes: [Option<Route>; MAX_CPUS],
+    /// The board's timer and UART interrupt lines, published to tasks.
+    pub board_irqs: (u32, u32),
 }
 
 /// Most CPUs the kernel's per-CPU tables hold (SMP bring-up is its own issue; until then
@@ -117,6 +119,7 @@ static KERNEL: spin::Mutex<Kernel> = spin::Mutex::new(Kernel {
     slice_irq: u32::MAX,
     slice_ticks: 0,
     routes: [None; MAX_CPUS],
+    board_irqs: (0, 0),
 });
 
 /// Length of a round-robin time slice among threads of equal priority.
@@ -130,9 +133,11 @@ pub fn start(
     system: &boot_info::System<'static>,
     payload: &'static [u8],
     allocator: crate::memory::FrameAllocator,
-    slice_irq: u32,
+    board: &boot_info::BoardDescription<'_>,
 ) -> ! {
+    let slice_irq = board.slice_timer_irq;
     let mut kernel = KERNEL.lock();
+    kernel.board_irqs = (board.timer_irq, board.uart_irq);
     kernel.frames_allocator = allocator;
     kernel.payload = payload;
     if let Err(error) = task::create_system(&mut kernel, system) {

@@ -350,6 +350,8 @@ fn fill(kernel: &mut Kernel, index: usize, task: &Task<'static>) {
         entry.flags = grant.flags;
     }
     info.cap_count = task.grants.len().min(layout::MAX_START_CAPS) as u64;
+    (info.timer_irq, info.uart_irq) = kernel.board_irqs;
+    info.irq_lines = crate::irq::lines();
     user_memory::write(thread.start_info, info.as_bytes());
 
     let frame = &mut kernel.frames[index];
