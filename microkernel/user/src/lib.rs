@@ -5,7 +5,8 @@
 //! into something a task can use without knowing register numbers, and without `unsafe`:
 //!
 //! - [`sys`]: the raw trap (`svc #0`) and the shared pages, the only `unsafe` besides
-//!   the runtime. Tests reach for it to pass what the typed layer never would.
+//!   the runtime and the shared-memory views ([`Mapping`]). Tests reach for it to pass
+//!   what the typed layer never would.
 //! - [`Cap<T>`]: a capability slot typed by what it names ([`Endpoint`],
 //!   [`Notification`], [`IrqHandler`], [`IrqControl`], [`Thread`], [`Frame`],
 //!   [`SystemControl`]), with one method per kernel operation, each returning
@@ -21,6 +22,9 @@
 //! - [`rt`]: the entry point, [`main!`], and the panic handler, which reports panics to
 //!   the kernel (and so to the task's supervisor).
 //! - [`testing`]: `PASS:`/`FAIL:` lines and the exit status for QEMU test scenarios.
+//! - [`SharedMemory`] and [`Mapping::view`]: a mapped shared frame seen as a type whose
+//!   every field is an atomic (a page shared with a server), without `unsafe` in task
+//!   code.
 //!
 //! Tasks link with `task.ld` (delivered through cargo's `links` mechanism, see
 //! `build.rs`): a task crate's build script adds `-T$DEP_SLUICE_LINKER_SCRIPT`.
@@ -40,10 +44,14 @@ mod message;
 pub mod rt;
 #[allow(unsafe_code)]
 mod shared;
+#[allow(unsafe_code)]
+mod shared_memory;
 mod start;
 #[allow(unsafe_code)]
 pub mod sys;
 pub mod testing;
+#[allow(unsafe_code)]
+pub mod timer;
 
 pub use kernel_abi as abi;
 pub use kernel_abi::{Badge, Error, FaultKind, ObjectType, Rights};
@@ -55,6 +63,7 @@ pub use cap::{
 pub use cspace::{cap_copy, cap_delete, cap_mint, cap_move, cap_revoke};
 pub use message::{IpcBufferAccess, Message, ipc_buffer};
 pub use shared::Mapping;
+pub use shared_memory::SharedMemory;
 pub use start::{
     LookupError, cap, find_start_cap, first_free_slot, require_cap, restarts, start_caps,
     start_info, task_index, task_name, try_start_info,

@@ -2,7 +2,9 @@
 //!
 //! Other tasks (and, for kernel-shared pages, the kernel) write the same memory at any
 //! time, so no Rust reference into it may exist: every access is a single volatile word
-//! access through a raw pointer, inside the mapping's bounds.
+//! access through a raw pointer, inside the mapping's bounds. The one exception is a
+//! reference to a type whose every byte is an atomic ([`SharedMemory`](crate::SharedMemory),
+//! through [`Mapping::view`]), which concurrent writes cannot invalidate.
 
 use crate::{Cap, Error, Frame};
 

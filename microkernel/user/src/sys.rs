@@ -271,6 +271,18 @@ pub fn start_info_page() -> Option<&'static StartInfo> {
 
 /// The cycle counter (`PMCCNTR_EL0`), for benchmarks.
 ///
+/// The system counter (CNTPCT_EL0): the generic timer's time base, readable at EL0 in
+/// every task (the kernel sets CNTKCTL_EL1.EL0PCTEN), so reading the clock needs no call.
+#[inline(always)]
+pub fn counter() -> u64 {
+    let value: u64;
+    // SAFETY: reads a system register; no memory is accessed and no flags change.
+    unsafe {
+        asm!("isb", "mrs {}, cntpct_el0", out(reg) value, options(nomem, nostack, preserves_flags));
+    }
+    value
+}
+
 /// The kernel enables EL0 reads (`PMUSERENR_EL0.{EN,CR}`) and starts the counter; a kernel
 /// that did not would fault the task here (undefined instruction), not corrupt it. Under
 /// QEMU with `-icount shift=0` it counts guest instructions.

@@ -1,0 +1,582 @@
+//! The server loop: interrupts from the kernel's ring, requests from domains.
+
+use crate::control;
+use irq_protocol::{DomainPage, Error, Event, MAX_CPUS, MAX_DOMAINS, Request};
+use kernel_abi::{MessageInfo, Syscall, invocation::NOTIFICATION_LABEL, layout};
+use pipeline::{
+    CpuId, Dispatch, DomainId, HandlerId, Irq, LineAction, Pipeline, Trigger, stall_page::AfterLog,
+};
+use sluice::{
+    Cap, Endpoint, Frame, IrqControl, Mapping, Notification, SharedMemory, Thread, cap, println,
+    require_cap,
+    sys::{TrapArgs, syscall},
+};
+
+/// Lines (hardware and synthetic) the pipeline tracks at once.
+const LINES: usize = 128;
+/// This server thread's CPU (one server thread per CPU; SMP brings the others).
+const CPU: CpuId = CpuId(0);
+
+type Pipe = Pipeline<MAX_CPUS, MAX_DOMAINS, LINES>;
+
+/// Where the kernel's interrupt ring is mapped.
+const RING_VA: u64 = layout::SHARED_MAP_BASE;
+/// Where domain `n`'s page is mapped: one page each after the ring.
+const fn domain_page_va(n: usize) -> u64 {
+    layout::SHARED_MAP_BASE + 0x1000 * (1 + n as u64)
+}
+
+/// Which line an oob handler serves from the start.
+#[derive(Clone, Copy, Debug)]
+pub enum Line {
+    /// None: a domain moves lines to it with `Request::SwitchOob`.
+    None,
+    /// The board's EL1 physical timer (level).
+    BoardTimer,
+    /// The board's console UART (level).
+    BoardUart,
+    /// A hardware line by number, with its trigger.
+    Hardware(u16, Trigger),
+}
+
+/// An out-of-band handler of the oob stage, registered by linking it into this program.
+#[derive(Clone, Copy, Debug)]
+pub struct OobHandler {
+    /// For logs.
+    pub name: &'static str,
+    /// The line it serves from the start.
+    pub line: Line,
+    /// Runs in the oob stage as the interrupt arrives; must not call in-band services.
+    pub handle: fn(&mut OobContext<'_>),
+}
+
+/// What an oob handler may do: oob-safe pipeline operations only.
+#[allow(
+    missing_debug_implementations,
+    reason = "holds the pipeline, whose dump is not useful here"
+)]
+pub struct OobContext<'a> {
+    /// The IRQ being handled.
+    pub irq: u16,
+    pipeline: &'a mut Pipe,
+    posted: &'a mut u32,
+}
+
+impl OobContext<'_> {
+    /// `irq_post_inband`: puts `irq` into `domain`'s log from the oob stage; the domain
+    /// runs it in-band (at once if unstalled, else when it unstalls).
+    pub fn post_inband(&mut self, domain: u8, irq: u16) -> Result<(), pipeline::Error> {
+        let dispatch = self.pipeline.post_inband(CPU, DomainId(domain), Irq(irq))?;
+        if matches!(
+            dispatch,
+            Dispatch::Logged { .. } | Dispatch::Coalesced { .. }
+        ) {
+            *self.posted |= 1 << domain;
+        }
+        Ok(())
+    }
+
+    /// The system counter (the generic timer's count).
+    pub fn now(&self) -> u64 {
+        sluice::sys::counter()
+    }
+}
+
+/// A domain page as the server views it: every field is an atomic.
+#[repr(transparent)]
+struct SharedPage(DomainPage);
+
+// SAFETY: `DomainPage` consists of `StallWord`s (two `AtomicU32`) and an `EventRing`
+// (`AtomicU64`s): every byte is accessed through an atomic, any bit pattern is valid, and
+// the `repr(C, align(64))` padding of `StallWord` is never read as data.
+#[allow(unsafe_code)]
+unsafe impl SharedMemory for SharedPage {}
+
+struct DomainLink {
+    page: Mapping,
+    events: Cap<Notification>,
+}
+
+struct Server {
+    pipeline: Pipe,
+    handlers: &'static [OobHandler],
+    control: Cap<IrqControl>,
+    ring: Mapping,
+    domains: [Option<DomainLink>; MAX_DOMAINS],
+    /// Which domain allocated each synthetic IRQ (index = irq - SYNTHETIC_BASE).
+    synthetic_owner: [Option<DomainId>; pipeline::SYNTHETIC_IRQS as usize],
+    /// Hardware lines a domain attached (owner).
+    line_owner: [Option<DomainId>; pipeline::HW_IRQS as usize],
+}
+
+static SERVER: spin::Mutex<Option<Server>> = spin::Mutex::new(None);
+
+/// Starts the oob stage with `handlers` and serves forever.
+pub fn run(handlers: &'static [OobHandler]) -> ! {
+    let requests = require_cap::<Endpoint>("requests");
+    let irqs = require_cap::<Notification>("irqs");
+    {
+        let mut guard = SERVER.lock();
+        let server = guard.insert(Server::start(handlers, irqs));
+        server.register_handlers();
+    }
+    println!("irq-server: oob stage up, {} oob handlers", handlers.len());
+    serve(requests)
+}
+
+fn fail(what: &str) -> ! {
+    println!("irq-server: cannot start: {what}");
+    sluice::sys::panic_trap(b"irq-server cannot start")
+}
+
+impl Server {
+    fn start(handlers: &'static [OobHandler], irqs: Cap<Notification>) -> Server {
+        let control = require_cap::<IrqControl>("irq-control");
+        let ring_frame = require_cap::<Frame>("ring");
+        let Ok(ring) = ring_frame.map_view(RING_VA, true) else {
+            fail("map the interrupt ring")
+        };
+        let mut domains = [const { None }; MAX_DOMAINS];
+        for (n, slot) in domains.iter_mut().enumerate() {
+            let mut name = *b"domN-page\0";
+            name[3] = b'0' + n as u8;
+            let page_name = core::str::from_utf8(&name[..9]).unwrap_or("");
+            let mut events_name = *b"domN-events";
+            events_name[3] = b'0' + n as u8;
+            let events_name = core::str::from_utf8(&events_name).unwrap_or("");
+            if let (Ok(frame), Ok(events)) =
+                (cap::<Frame>(page_name), cap::<Notification>(events_name))
+            {
+                let Ok(page) = frame.map_view(domain_page_va(n), true) else {
+                    fail("map a domain page")
+                };
+                if page.view::<SharedPage>().is_none() {
+                    fail("a domain page is smaller than DomainPage");
+                }
+                *slot = Some(DomainLink { page, events });
+            }
+        }
+        if control::bind(require_cap::<Thread>("self"), irqs).is_err() {
+            fail("bind the interrupt notification");
+        }
+        if control::route(control, irqs, ring_frame, u64::from(CPU.0)).is_err() {
+            fail("take the interrupts (IrqControl::Route)");
+        }
+        Server {
+            pipeline: Pipe::new(),
+            handlers,
+            control,
+            ring,
+            domains,
+            synthetic_owner: [None; pipeline::SYNTHETIC_IRQS as usize],
+            line_owner: [None; pipeline::HW_IRQS as usize],
+        }
+    }
+
+    fn register_handlers(&mut self) {
+        let info = sluice::start_info();
+        for (index, handler) in self.handlers.iter().enumerate() {
+            let (line, trigger) = match handler.line {
+                Line::None => continue,
+                Line::BoardTimer => (info.timer_irq as u16, Trigger::Level),
+                Line::BoardUart => (info.uart_irq as u16, Trigger::Level),
+                Line::Hardware(line, trigger) => (line, trigger),
+            };
+            let attached = self
+                .pipeline
+                .attach(CPU, Irq(line), trigger)
+                .and_then(|()| {
+                    self.pipeline
+                        .switch_oob(CPU, Irq(line), HandlerId(index as u16))
+                        .map(drop)
+                });
+            let configured = control::configure(self.control, line, trigger == Trigger::Edge)
+                .and_then(|()| control::unmask(self.control, line));
+            if attached.is_err() || configured.is_err() {
+                println!(
+                    "irq-server: oob handler '{}' cannot take line {line}",
+                    handler.name
+                );
+            }
+        }
+    }
+
+    fn page(&self, domain: DomainId) -> Option<&DomainPage> {
+        let link = self.domains.get(usize::from(domain.0))?.as_ref()?;
+        link.page.view::<SharedPage>().map(|page| &page.0)
+    }
+
+    /// Copies the domain's stall word into the pipeline before a decision about it.
+    fn mirror(&mut self, domain: DomainId) {
+        let Some(stalled) = self
+            .page(domain)
+            .map(|page| page.stall[usize::from(CPU.0)].is_stalled())
+        else {
+            return;
+        };
+        if stalled != self.pipeline.is_stalled(domain, CPU)
+            && let Ok(cap) = self.pipeline.stall_cap(domain)
+        {
+            let _ = if stalled {
+                self.pipeline.stall(cap, CPU).map(drop)
+            } else {
+                self.pipeline.unstall(cap, CPU).map(drop)
+            };
+        }
+    }
+
+    /// Takes every interrupt the kernel recorded since last time.
+    fn drain_ring(&mut self) {
+        loop {
+            let produced = self.ring.read(0).unwrap_or(0);
+            let consumed = self.ring.read(1).unwrap_or(0);
+            if consumed >= produced {
+                return;
+            }
+            for index in consumed..produced {
+                let slot = (index % layout::IRQ_RING_SLOTS as u64) as usize;
+                let word = self.ring.read(4 + slot / 4).unwrap_or(0);
+                let line = (word >> ((slot % 4) * 16)) as u16;
+                self.hardware_event(line);
+            }
+            let _ = self.ring.write(1, produced);
+        }
+    }
+
+    fn hardware_event(&mut self, line: u16) {
+        let irq = Irq(line);
+        if let Some(pipeline::Mode::InBand { domain }) = self.pipeline.mode(irq) {
+            self.mirror(domain);
+        }
+        let dispatch = self.pipeline.receive(CPU, irq);
+        let action = self.act(irq, dispatch);
+        match action {
+            // A line waiting for its domain's ack, or one nobody owns, stays masked.
+            Some(LineAction::MaskUntilAck) | Some(LineAction::Mask) | None => {}
+            Some(LineAction::Keep) | Some(LineAction::Unmask) => {
+                let _ = control::unmask(self.control, line);
+            }
+        }
+    }
+
+    /// Carries out a dispatch decision; returns what to do with the line.
+    fn act(&mut self, irq: Irq, dispatch: Result<Dispatch, pipeline::Error>) -> Option<LineAction> {
+        match dispatch {
+            Ok(Dispatch::RunOob { handler }) => {
+                let mut posted = 0u32;
+                if let Some(oob) = self.handlers.get(usize::from(handler.0)) {
+                    let mut context = OobContext {
+                        irq: irq.0,
+                        pipeline: &mut self.pipeline,
+                        posted: &mut posted,
+                    };
+                    (oob.handle)(&mut context);
+                }
+                let _ = self.pipeline.leave_oob(CPU);
+                for domain in 0..MAX_DOMAINS as u8 {
+                    if posted & (1 << domain) != 0 {
+                        self.after_log(DomainId(domain));
+                    }
+                }
+                Some(LineAction::Keep)
+            }
+            Ok(Dispatch::Deliver {
+                domain,
+                count,
+                line,
+                ..
+            }) => {
+                let delivered = self
+                    .page(domain)
+                    .is_some_and(|page| page.events.push(Event { irq: irq.0, count }));
+                if delivered {
+                    self.signal(domain);
+                } else {
+                    // The ring is full: keep the event in the log; the domain syncs for it.
+                    let _ = self.pipeline.post_inband(CPU, domain, irq);
+                    self.after_log(domain);
+                }
+                Some(line)
+            }
+            Ok(Dispatch::Logged { domain, line, .. })
+            | Ok(Dispatch::Coalesced { domain, line, .. }) => {
+                self.after_log(domain);
+                Some(line)
+            }
+            Ok(Dispatch::Unhandled) => Some(LineAction::Mask),
+            Err(_) => None,
+        }
+    }
+
+    /// Publishes "logged" in the domain's stall word; replays at once if the domain turns
+    /// out to be unstalled (it may have missed the flag: the Dekker argument in
+    /// `pipeline::stall_page`).
+    fn after_log(&mut self, domain: DomainId) {
+        let after = self
+            .page(domain)
+            .map(|page| page.stall[usize::from(CPU.0)].log_posted());
+        if after == Some(AfterLog::ReplayNow) {
+            self.mirror(domain);
+            if self.replay(domain) > 0 {
+                self.signal(domain);
+            }
+        }
+    }
+
+    /// Moves the domain's log into its event ring, in arrival order; returns how many.
+    fn replay(&mut self, domain: DomainId) -> u64 {
+        let Ok(cap) = self.pipeline.stall_cap(domain) else {
+            return 0;
+        };
+        let room = self.page(domain).map_or(0, |page| page.events.room());
+        let mut events = [Event { irq: 0, count: 0 }; irq_protocol::EVENT_SLOTS];
+        let mut taken = 0;
+        if let Ok(mut replay) = self.pipeline.sync(cap, CPU) {
+            while taken < room {
+                let Some(entry) = replay.next() else { break };
+                events[taken] = Event {
+                    irq: entry.irq.0,
+                    count: entry.count,
+                };
+                taken += 1;
+            }
+        }
+        let empty = self.pipeline.log_len(domain, CPU) == 0;
+        if let Some(page) = self.page(domain) {
+            for event in &events[..taken] {
+                page.events.push(*event);
+            }
+            if empty {
+                page.stall[usize::from(CPU.0)].log_drained();
+            }
+        }
+        taken as u64
+    }
+
+    fn signal(&self, domain: DomainId) {
+        if let Some(link) = self
+            .domains
+            .get(usize::from(domain.0))
+            .and_then(Option::as_ref)
+        {
+            let _ = link.events.signal();
+        }
+    }
+
+    /// Handles one request; returns the reply's label (0 = done) and words.
+    fn request(&mut self, domain: DomainId, label: u32, w: [u64; 6]) -> (u32, [u64; 6]) {
+        match self.serve_request(domain, label, w) {
+            Ok(words) => (0, words),
+            Err(error) => (error as u32, [0; 6]),
+        }
+    }
+
+    fn serve_request(
+        &mut self,
+        domain: DomainId,
+        label: u32,
+        w: [u64; 6],
+    ) -> Result<[u64; 6], Error> {
+        if self
+            .domains
+            .get(usize::from(domain.0))
+            .is_none_or(Option::is_none)
+        {
+            return Err(Error::NotYours);
+        }
+        let request = Request::from_code(label).ok_or(Error::UnknownRequest)?;
+        let irq = Irq(u16::try_from(w[0]).map_err(|_| Error::BadArgument)?);
+        let mut reply = [0; 6];
+        match request {
+            Request::Attach => {
+                let line = irq.0;
+                let trigger = if w[1] == 1 {
+                    Trigger::Edge
+                } else {
+                    Trigger::Level
+                };
+                if usize::from(line) >= pipeline::HW_IRQS as usize
+                    || u32::from(line) >= sluice::start_info().irq_lines
+                    || self.line_owner[usize::from(line)].is_some()
+                {
+                    return Err(Error::Busy);
+                }
+                self.pipeline
+                    .attach(CPU, irq, trigger)
+                    .map_err(|_| Error::Busy)?;
+                let switched = self
+                    .pipeline
+                    .switch_inband(CPU, irq, domain)
+                    .map_err(|_| Error::Pipeline)?;
+                self.line_owner[usize::from(line)] = Some(domain);
+                control::configure(self.control, line, trigger == Trigger::Edge)
+                    .map_err(|_| Error::BadArgument)?;
+                self.apply(line, switched.line);
+                let _ = control::unmask(self.control, line);
+            }
+            Request::Detach => {
+                self.check_owner(domain, irq)?;
+                let switched = self
+                    .pipeline
+                    .release(CPU, irq)
+                    .map_err(|_| Error::Pipeline)?;
+                self.apply(irq.0, switched.line);
+                if !irq.is_synthetic() {
+                    self.line_owner[usize::from(irq.0)] = None;
+                }
+            }
+            Request::Sync => {
+                self.mirror(domain);
+                reply[0] = self.replay(domain);
+            }
+            Request::Ack => {
+                self.check_owner(domain, irq)?;
+                let cap = self
+                    .pipeline
+                    .stall_cap(domain)
+                    .map_err(|_| Error::Pipeline)?;
+                let unmask = self
+                    .pipeline
+                    .ack(cap, CPU, irq)
+                    .map_err(|_| Error::Pipeline)?;
+                let _ = control::unmask(self.control, unmask.0.0);
+            }
+            Request::AllocSynthetic => {
+                let synthetic = self
+                    .pipeline
+                    .alloc_synthetic(CPU)
+                    .map_err(|_| Error::Exhausted)?;
+                self.pipeline
+                    .attach(CPU, synthetic, Trigger::Edge)
+                    .map_err(|_| Error::Exhausted)?;
+                let _ = self
+                    .pipeline
+                    .switch_inband(CPU, synthetic, domain)
+                    .map_err(|_| Error::Pipeline)?;
+                self.synthetic_owner[usize::from(synthetic.0 - pipeline::SYNTHETIC_BASE)] =
+                    Some(domain);
+                reply[0] = u64::from(synthetic.0);
+            }
+            Request::Inject => {
+                self.check_owner(domain, irq)?;
+                if !irq.is_synthetic() {
+                    return Err(Error::BadArgument);
+                }
+                if let Some(pipeline::Mode::InBand { domain }) = self.pipeline.mode(irq) {
+                    self.mirror(domain);
+                }
+                let dispatch = self.pipeline.inject(CPU, irq);
+                // A synthetic IRQ has no line at the controller: the line action is moot.
+                let _ = self.act(irq, dispatch).ok_or(Error::Pipeline)?;
+            }
+            Request::SwitchOob => {
+                self.check_owner(domain, irq)?;
+                let handler = u16::try_from(w[1])
+                    .ok()
+                    .filter(|&h| usize::from(h) < self.handlers.len())
+                    .ok_or(Error::BadArgument)?;
+                let switched = self
+                    .pipeline
+                    .switch_oob(CPU, irq, HandlerId(handler))
+                    .map_err(|_| Error::Pipeline)?;
+                self.apply(irq.0, switched.line);
+                if let Some(retired) = switched.retired {
+                    // One CPU: no dispatch can still be running the old handler.
+                    let _ = self.pipeline.reclaim(retired);
+                }
+            }
+            Request::SwitchInband => {
+                self.check_owner(domain, irq)?;
+                let switched = self
+                    .pipeline
+                    .switch_inband(CPU, irq, domain)
+                    .map_err(|_| Error::Pipeline)?;
+                self.apply(irq.0, switched.line);
+                if let Some(retired) = switched.retired {
+                    let _ = self.pipeline.reclaim(retired);
+                }
+            }
+            Request::IsOob => reply[0] = u64::from(self.pipeline.is_oob(irq)),
+            Request::Stats => {
+                let stats = self.pipeline.stats(irq).ok_or(Error::BadArgument)?;
+                reply = [
+                    stats.received,
+                    stats.oob_handled,
+                    stats.delivered,
+                    stats.logged,
+                    stats.replayed,
+                    stats.coalesced,
+                ];
+            }
+        }
+        Ok(reply)
+    }
+
+    /// A domain may act on a line it attached or a synthetic IRQ it allocated.
+    fn check_owner(&self, domain: DomainId, irq: Irq) -> Result<(), Error> {
+        let owner = if irq.is_synthetic() {
+            self.synthetic_owner
+                .get(usize::from(irq.0.wrapping_sub(pipeline::SYNTHETIC_BASE)))
+                .copied()
+                .flatten()
+        } else {
+            self.line_owner.get(usize::from(irq.0)).copied().flatten()
+        };
+        if owner == Some(domain) {
+            Ok(())
+        } else {
+            Err(Error::NotYours)
+        }
+    }
+
+    /// Applies a line action to a hardware line (synthetic IRQs have no line).
+    fn apply(&self, line: u16, action: LineAction) {
+        if line >= pipeline::HW_IRQS {
+            return;
+        }
+        let _ = match action {
+            LineAction::Keep => Ok(()),
+            LineAction::Unmask => control::unmask(self.control, line),
+            LineAction::Mask | LineAction::MaskUntilAck => control::mask(self.control, line),
+        };
+    }
+}
+
+/// The loop: one `Recv` waits for a request or for interrupts (bound notification).
+fn serve(requests: Cap<Endpoint>) -> ! {
+    let slot = u64::from(requests.slot());
+    let mut out = syscall(
+        Syscall::Recv,
+        TrapArgs {
+            x0: slot,
+            ..TrapArgs::default()
+        },
+    );
+    loop {
+        let info = MessageInfo::from_raw(out.info).unwrap_or_default();
+        if out.status != 0 || info.label == NOTIFICATION_LABEL {
+            if let Some(server) = SERVER.lock().as_mut() {
+                server.drain_ring();
+            }
+            out = syscall(
+                Syscall::Recv,
+                TrapArgs {
+                    x0: slot,
+                    ..TrapArgs::default()
+                },
+            );
+            continue;
+        }
+        let domain = DomainId(out.x8.wrapping_sub(1) as u8);
+        let (label, words) = match SERVER.lock().as_mut() {
+            Some(server) if out.x8 != 0 => server.request(domain, info.label, out.words),
+            _ => (Error::NotYours as u32, [0; 6]),
+        };
+        let reply = TrapArgs {
+            x0: slot,
+            x1: MessageInfo::new(label, 6).to_raw(),
+            words,
+        };
+        out = syscall(Syscall::ReplyRecv, reply);
+    }
+}
