@@ -397,8 +397,10 @@ impl Server {
                 };
                 if usize::from(line) >= pipeline::HW_IRQS as usize
                     || u32::from(line) >= sluice::start_info().irq_lines
-                    || self.line_owner[usize::from(line)].is_some()
                 {
+                    return Err(Error::BadArgument);
+                }
+                if self.line_owner[usize::from(line)].is_some() {
                     return Err(Error::Busy);
                 }
                 self.pipeline
@@ -445,9 +447,6 @@ impl Server {
                 let synthetic = self
                     .pipeline
                     .alloc_synthetic(CPU)
-                    .map_err(|_| Error::Exhausted)?;
-                self.pipeline
-                    .attach(CPU, synthetic, Trigger::Edge)
                     .map_err(|_| Error::Exhausted)?;
                 let _ = self
                     .pipeline
