@@ -30,6 +30,8 @@ const DEADLINE: usize = 0;
 const SUM: usize = 1;
 const COUNT: usize = 2;
 const PERIOD: usize = 3;
+/// Sum of the server's share (cycles from its wake-up to the handler).
+const SERVER_SHARE: usize = 4;
 
 static SHARED: spin::Once<Mapping> = spin::Once::new();
 
@@ -40,14 +42,17 @@ static HANDLERS: [OobHandler; 1] = [OobHandler {
 }];
 
 /// Oob handler: lateness of this interrupt, then the next deadline (or stop).
-fn stamp(_: &mut OobContext<'_>) {
+fn stamp(context: &mut OobContext<'_>) {
     let now = counter();
+    let server_share = cycles().wrapping_sub(context.woke);
     let Some(shared) = SHARED.get() else { return };
     let deadline = shared.read(DEADLINE).unwrap_or(0);
     let _ = shared.write(
         SUM,
         shared.read(SUM).unwrap_or(0) + now.saturating_sub(deadline),
     );
+    let share = shared.read(SERVER_SHARE).unwrap_or(0) + server_share;
+    let _ = shared.write(SERVER_SHARE, share);
     let count = shared.read(COUNT).unwrap_or(0) + 1;
     let _ = shared.write(COUNT, count);
     if count < SAMPLES {
@@ -109,6 +114,10 @@ fn drive() -> ! {
     report(
         "irq_to_oob_handler_ns",
         ticks_to_tenths_ns(shared.read(SUM).unwrap_or(0), SAMPLES),
+    );
+    println!(
+        "bench-pipeline: of which the irq-server's share (wake-up to handler): {} ns",
+        shared.read(SERVER_SHARE).unwrap_or(0) / SAMPLES
     );
 
     // 2. Interrupt to in-band handler (domain unstalled, waiting for its events).

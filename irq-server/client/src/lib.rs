@@ -483,4 +483,59 @@ impl Domain {
             coalesced,
         })
     }
+
+    /// `irq_work` set-up: the synthetic IRQ through which oob code queues in-band work
+    /// for this domain. Its events carry no payload; on one, call
+    /// [`Domain::irq_work_run`].
+    ///
+    /// # Errors
+    /// What the server or the kernel returns.
+    pub fn irq_work_setup(&self) -> Result<Irq, Error> {
+        let [irq, ..] = self.call(Request::IrqWorkSetup, &[0])?;
+        u16::try_from(irq)
+            .map(Irq)
+            .map_err(|_| Error::BadReply(irq))
+    }
+
+    /// Runs `on_item` for every irq_work item queued for this domain, in queueing order;
+    /// returns how many ran. Call it (unstalled) when the irq_work IRQ's event arrives.
+    ///
+    /// # Errors
+    /// What the server or the kernel returns; items already run stay run.
+    pub fn irq_work_run(&self, on_item: &mut impl FnMut(u32)) -> Result<usize, Error> {
+        let mut ran = 0;
+        loop {
+            let words = self.call(Request::IrqWorkRun, &[CPU as u64])?;
+            let count = usize::try_from(words[0])
+                .ok()
+                .filter(|&n| n <= 5)
+                .ok_or(Error::BadReply(words[0]))?;
+            for &item in &words[1..=count] {
+                on_item(item as u32);
+            }
+            ran += count;
+            if count < 5 {
+                return Ok(ran);
+            }
+        }
+    }
+
+    /// This domain's statistics: `(delivered at once, logged, replayed, syncs)`.
+    ///
+    /// # Errors
+    /// What the server or the kernel returns.
+    pub fn domain_stats(&self) -> Result<(u64, u64, u64, u64), Error> {
+        let [delivered, logged, replayed, syncs, ..] = self.call(Request::DomainStats, &[0])?;
+        Ok((delivered, logged, replayed, syncs))
+    }
+
+    /// The pipeline's diagnostics: `(re-entry attempts refused, interrupts with no owner,
+    /// interrupts the kernel could not record)`.
+    ///
+    /// # Errors
+    /// What the server or the kernel returns.
+    pub fn diagnostics(&self) -> Result<(u64, u64, u64), Error> {
+        let [reentry, spurious, overflowed, ..] = self.call(Request::Diagnostics, &[0])?;
+        Ok((reentry, spurious, overflowed))
+    }
 }

@@ -87,6 +87,20 @@ codes! {
         /// Replies the statistics of line `w0`: received, oob-handled, delivered, logged,
         /// replayed, coalesced (`w0`..`w5`).
         Stats = 10,
+        /// Set up this domain's irq_work IRQ (a synthetic IRQ owned in-band by it, through
+        /// which oob code queues work for it). Replies `w0` = its number.
+        IrqWorkSetup = 11,
+        /// Take the irq_work items queued for this domain on CPU `w0`, in queueing order:
+        /// replies `w0` = how many (at most 5) and `w1`..`w5` the items; call again while
+        /// it returns 5.
+        IrqWorkRun = 12,
+        /// Replies this domain's statistics: events delivered at once, events logged,
+        /// events replayed, syncs served (`w0`..`w3`).
+        DomainStats = 13,
+        /// Replies the pipeline's diagnostics: in-band operations attempted from oob
+        /// context and refused (re-entry), interrupts with no owner, interrupts the kernel
+        /// could not record (`w0`..`w2`).
+        Diagnostics = 14,
     }
 }
 

@@ -25,4 +25,5 @@
 mod control;
 mod server;
 
+pub use pipeline::Error as PipelineError;
 pub use server::{Line, OobContext, OobHandler, run};

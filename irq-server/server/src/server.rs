@@ -58,8 +58,13 @@ pub struct OobHandler {
 pub struct OobContext<'a> {
     /// The IRQ being handled.
     pub irq: u16,
+    /// The cycle counter when the server woke for this interrupt (benchmarks split the
+    /// interrupt-to-handler time into the kernel's and the server's share with it).
+    pub woke: u64,
     pipeline: &'a mut Pipe,
     posted: &'a mut u32,
+    /// The irq_work IRQ a handler raised, acted on when it returns.
+    raised: Option<(Dispatch, u8)>,
 }
 
 impl OobContext<'_> {
@@ -74,6 +79,30 @@ impl OobContext<'_> {
             *self.posted |= 1 << domain;
         }
         Ok(())
+    }
+
+    /// `irq_work_queue`: queues `item` for `domain`, to run in-band through the domain's
+    /// irq_work IRQ (at once if the domain is unstalled, else after it unstalls). Queueing
+    /// again before it ran coalesces the IRQ, never the items.
+    pub fn irq_work_queue(&mut self, domain: u8, item: u32) -> Result<(), pipeline::Error> {
+        match self
+            .pipeline
+            .irq_work_queue(CPU, DomainId(domain), pipeline::WorkItem(item))?
+        {
+            pipeline::WorkQueued::Raised(dispatch) => {
+                self.raised = Some((dispatch, domain));
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// An in-band-only operation (`sync` of a domain's log), offered here so that misuse
+    /// is caught at run time: from the oob stage it is refused with
+    /// `pipeline::Error::Reentry` and counted, never run (invariant 5).
+    pub fn sync(&mut self, domain: u8) -> Result<(), pipeline::Error> {
+        let cap = self.pipeline.stall_cap(DomainId(domain))?;
+        self.pipeline.sync(cap, CPU).map(drop)
     }
 
     /// The system counter (the generic timer's count).
@@ -105,6 +134,13 @@ struct Server {
     domains: [Option<DomainLink>; MAX_DOMAINS],
     /// Which domain allocated each synthetic IRQ (index = irq - SYNTHETIC_BASE).
     synthetic_owner: [Option<DomainId>; pipeline::SYNTHETIC_IRQS as usize],
+    /// When the server last woke for interrupts (cycle counter).
+    woke: u64,
+    /// Per domain: events delivered at once, logged, replayed, syncs served.
+    domain_stats: [[u64; 4]; MAX_DOMAINS],
+    /// Per domain: irq_work items taken from the pipeline but not yet handed over (a
+    /// reply carries at most five).
+    work_stash: [([u32; pipeline::IRQ_WORK_ITEMS], usize); MAX_DOMAINS],
     /// Hardware lines a domain attached (owner).
     line_owner: [Option<DomainId>; pipeline::HW_IRQS as usize],
 }
@@ -169,6 +205,9 @@ impl Server {
             ring,
             domains,
             synthetic_owner: [None; pipeline::SYNTHETIC_IRQS as usize],
+            woke: 0,
+            domain_stats: [[0; 4]; MAX_DOMAINS],
+            work_stash: [([0; pipeline::IRQ_WORK_ITEMS], 0); MAX_DOMAINS],
             line_owner: [None; pipeline::HW_IRQS as usize],
         }
     }
@@ -225,6 +264,23 @@ impl Server {
         }
     }
 
+    /// Mirrors the stall words the decision about `irq` may depend on: its in-band owner's,
+    /// or, for an oob line, every domain's (its handler may post events or queue irq_work
+    /// for any domain, and the pipeline decides those on the flags it has).
+    fn mirror_for(&mut self, irq: Irq) {
+        match self.pipeline.mode(irq) {
+            Some(pipeline::Mode::InBand { domain }) => self.mirror(domain),
+            Some(pipeline::Mode::Oob { .. }) => {
+                for domain in 0..MAX_DOMAINS as u8 {
+                    if self.domains[usize::from(domain)].is_some() {
+                        self.mirror(DomainId(domain));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// Takes every interrupt the kernel recorded since last time.
     fn drain_ring(&mut self) {
         loop {
@@ -245,9 +301,7 @@ impl Server {
 
     fn hardware_event(&mut self, line: u16) {
         let irq = Irq(line);
-        if let Some(pipeline::Mode::InBand { domain }) = self.pipeline.mode(irq) {
-            self.mirror(domain);
-        }
+        self.mirror_for(irq);
         let dispatch = self.pipeline.receive(CPU, irq);
         let action = self.act(irq, dispatch);
         match action {
@@ -264,13 +318,17 @@ impl Server {
         match dispatch {
             Ok(Dispatch::RunOob { handler }) => {
                 let mut posted = 0u32;
+                let mut raised = None;
                 if let Some(oob) = self.handlers.get(usize::from(handler.0)) {
                     let mut context = OobContext {
                         irq: irq.0,
+                        woke: self.woke,
                         pipeline: &mut self.pipeline,
                         posted: &mut posted,
+                        raised: None,
                     };
                     (oob.handle)(&mut context);
+                    raised = context.raised;
                 }
                 let _ = self.pipeline.leave_oob(CPU);
                 for domain in 0..MAX_DOMAINS as u8 {
@@ -278,18 +336,25 @@ impl Server {
                         self.after_log(DomainId(domain));
                     }
                 }
+                // An irq_work IRQ the handler raised goes in-band like any other event.
+                if let Some((dispatch, _)) = raised {
+                    let _ = self.act(irq, Ok(dispatch));
+                }
                 Some(LineAction::Keep)
             }
             Ok(Dispatch::Deliver {
                 domain,
+                irq,
                 count,
                 line,
-                ..
             }) => {
+                // The decision's IRQ: for an irq_work IRQ raised by an oob handler it is
+                // not the one that ran the handler.
                 let delivered = self
                     .page(domain)
                     .is_some_and(|page| page.events.push(Event { irq: irq.0, count }));
                 if delivered {
+                    self.domain_stats[usize::from(domain.0)][0] += 1;
                     self.signal(domain);
                 } else {
                     // The ring is full: keep the event in the log; the domain syncs for it.
@@ -300,6 +365,9 @@ impl Server {
             }
             Ok(Dispatch::Logged { domain, line, .. })
             | Ok(Dispatch::Coalesced { domain, line, .. }) => {
+                if let Some(stats) = self.domain_stats.get_mut(usize::from(domain.0)) {
+                    stats[1] += 1;
+                }
                 self.after_log(domain);
                 Some(line)
             }
@@ -340,6 +408,12 @@ impl Server {
                 };
                 taken += 1;
             }
+        }
+        if let Some(stats) = self.domain_stats.get_mut(usize::from(domain.0)) {
+            stats[2] += events[..taken]
+                .iter()
+                .map(|e| u64::from(e.count))
+                .sum::<u64>();
         }
         let empty = self.pipeline.log_len(domain, CPU) == 0;
         if let Some(page) = self.page(domain) {
@@ -428,6 +502,7 @@ impl Server {
                 }
             }
             Request::Sync => {
+                self.domain_stats[usize::from(domain.0)][3] += 1;
                 self.mirror(domain);
                 reply[0] = self.replay(domain);
             }
@@ -461,9 +536,7 @@ impl Server {
                 if !irq.is_synthetic() {
                     return Err(Error::BadArgument);
                 }
-                if let Some(pipeline::Mode::InBand { domain }) = self.pipeline.mode(irq) {
-                    self.mirror(domain);
-                }
+                self.mirror_for(irq);
                 let dispatch = self.pipeline.inject(CPU, irq);
                 // A synthetic IRQ has no line at the controller: the line action is moot.
                 let _ = self.act(irq, dispatch).ok_or(Error::Pipeline)?;
@@ -496,6 +569,48 @@ impl Server {
                 }
             }
             Request::IsOob => reply[0] = u64::from(self.pipeline.is_oob(irq)),
+            Request::IrqWorkSetup => {
+                let work = self
+                    .pipeline
+                    .irq_work_setup(CPU, domain)
+                    .map_err(|_| Error::Exhausted)?;
+                self.synthetic_owner[usize::from(work.0 - pipeline::SYNTHETIC_BASE)] = Some(domain);
+                reply[0] = u64::from(work.0);
+            }
+            Request::IrqWorkRun => {
+                let d = usize::from(domain.0);
+                if self.work_stash[d].1 == 0 {
+                    let cap = self
+                        .pipeline
+                        .stall_cap(domain)
+                        .map_err(|_| Error::Pipeline)?;
+                    let batch = self
+                        .pipeline
+                        .irq_work_run(cap, CPU)
+                        .map_err(|_| Error::Pipeline)?;
+                    for item in &batch {
+                        let (items, len) = &mut self.work_stash[d];
+                        items[*len] = item.0;
+                        *len += 1;
+                    }
+                }
+                let (items, len) = &mut self.work_stash[d];
+                let taken = (*len).min(5);
+                reply[0] = taken as u64;
+                for (slot, item) in reply[1..=taken].iter_mut().zip(items.iter()) {
+                    *slot = u64::from(*item);
+                }
+                items.copy_within(taken..*len, 0);
+                *len -= taken;
+            }
+            Request::DomainStats => {
+                reply[..4].copy_from_slice(&self.domain_stats[usize::from(domain.0)])
+            }
+            Request::Diagnostics => {
+                reply[0] = self.pipeline.reentry_attempts(CPU);
+                reply[1] = self.pipeline.spurious();
+                reply[2] = self.ring.read(2).unwrap_or(0);
+            }
             Request::Stats => {
                 let stats = self.pipeline.stats(irq).ok_or(Error::BadArgument)?;
                 reply = [
@@ -554,7 +669,9 @@ fn serve(requests: Cap<Endpoint>) -> ! {
     loop {
         let info = MessageInfo::from_raw(out.info).unwrap_or_default();
         if out.status != 0 || info.label == NOTIFICATION_LABEL {
+            let woke = sluice::cycles();
             if let Some(server) = SERVER.lock().as_mut() {
+                server.woke = woke;
                 server.drain_ring();
             }
             out = syscall(

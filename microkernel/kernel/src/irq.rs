@@ -131,6 +131,20 @@ pub fn describe() -> Option<(&'static str, u32)> {
         .map(|r| (r.chip.name(), r.chip.lines()))
 }
 
+/// Takes the highest-priority pending interrupt for routing, under one lock: acknowledge
+/// it, then (unless it is `keep_unmasked`, the kernel's own slice timer) mask its line,
+/// and end it at the controller. The line stays masked until its owner unmasks it.
+pub fn take(keep_unmasked: u32) -> Option<u32> {
+    let mut guard = ROUTER.lock();
+    let router = guard.as_mut()?;
+    let line = router.chip.acknowledge()?;
+    if line != keep_unmasked {
+        let _ = router.chip.disable(line);
+    }
+    router.chip.end_of_interrupt(line);
+    Some(line)
+}
+
 /// Acknowledges the highest-priority pending interrupt (task mode: the kernel routes it).
 pub fn acknowledge() -> Option<u32> {
     ROUTER.lock().as_mut().and_then(|r| r.chip.acknowledge())

@@ -244,6 +244,22 @@ fn system_call_slow(
     }
 }
 
+/// An IRQ while a thread ran. Returns the frame to resume.
+pub fn interrupt() -> *mut TrapFrame {
+    let cpu = arch::cpu::id();
+    let mut kernel = KERNEL.lock();
+    if let Some(next) = kernel.take_interrupt(cpu) {
+        return kernel.switch_to(cpu, next);
+    }
+    match kernel.dispatch(cpu) {
+        Some(frame) => frame,
+        None => {
+            drop(kernel);
+            idle()
+        }
+    }
+}
+
 /// An IRQ taken at EL1 (the idle loop, or the kernel-only boot check).
 pub fn kernel_irq() {
     if RUNNING_TASKS.load(core::sync::atomic::Ordering::Relaxed) {
@@ -402,6 +418,77 @@ impl Kernel {
                 (None, None) => irq::count_spurious(),
             }
         }
+    }
+
+    /// Takes one interrupt (the CPU traps again at once if more are pending). Returns the
+    /// thread to switch to directly when the interrupt went to a bound thread that
+    /// outranks the running one (the irq-server, typically); `None` leaves the choice to
+    /// `dispatch`.
+    fn take_interrupt(&mut self, cpu: usize) -> Option<ThreadId> {
+        let line = irq::take(self.slice_irq)?;
+        if line == self.slice_irq {
+            self.end_of_slice(cpu);
+            return None;
+        }
+        let index = line as usize;
+        if let Some((notification, badge)) = self.irq_lines.get(index).and_then(|l| l.bound) {
+            self.irq_lines[index].masked = true;
+            self.irq_lines[index].count += 1;
+            self.signal(notification, badge);
+            return None;
+        }
+        let Some(route) = self.routes[cpu] else {
+            irq::count_spurious();
+            return None;
+        };
+        ipc::push_routed(route.ring, line);
+        // Fast path: the server waits in `Recv` with its notification bound and outranks
+        // whatever ran: hand it the signal and run it now.
+        let notification = &mut self.notifications[route.notification];
+        if let Some(server) = notification.bound_thread
+            && let State::Receiving { endpoint } = self.threads[server].state
+        {
+            let this = &self.cpus[cpu];
+            let outranks = match this.current {
+                Some(current) => {
+                    self.threads[current].state != State::Ready
+                        || self.threads[server].priority > self.threads[current].priority
+                }
+                None => true,
+            };
+            if outranks
+                && this
+                    .run_queue
+                    .highest_priority()
+                    .is_none_or(|p| p < self.threads[server].priority)
+            {
+                let word = core::mem::take(&mut notification.word) | route.badge;
+                let mut queue = self.endpoints[endpoint].queue;
+                self.queue_remove(&mut queue, server);
+                self.endpoints[endpoint].queue = queue;
+                if queue.head.is_none() {
+                    self.endpoints[endpoint].waiting = EndpointQueue::Idle;
+                }
+                let frame = &mut self.frames[server];
+                frame.x[0] = 0;
+                frame.x[1] =
+                    kernel_abi::MessageInfo::new(kernel_abi::invocation::NOTIFICATION_LABEL, 0)
+                        .to_raw();
+                frame.x[8] = word;
+                self.threads[server].state = State::Ready;
+                if let Some(current) = self.cpus[cpu].current
+                    && self.threads[current].state == State::Ready
+                {
+                    let priority = self.threads[current].priority;
+                    let _ = self.cpus[cpu]
+                        .run_queue
+                        .enqueue_front(ThreadIndex(current as u16), priority);
+                }
+                return Some(server);
+            }
+        }
+        self.signal(route.notification, route.badge);
+        None
     }
 
     /// The running thread's time slice is over: if a peer of its priority is ready, it

@@ -97,6 +97,13 @@ extern "C" fn syscall_trap() -> *mut TrapFrame {
     crate::kernel::system_call()
 }
 
+/// An IRQ while a thread ran (`vectors.s` saved the whole frame). Returns the frame of
+/// the thread to run next.
+#[unsafe(no_mangle)]
+extern "C" fn irq_trap() -> *mut TrapFrame {
+    crate::kernel::interrupt()
+}
+
 #[unsafe(no_mangle)]
 extern "C" fn user_trap(kind: u64, frame: *mut TrapFrame) -> *mut TrapFrame {
     let vector = Vector::from_kind(kind);

@@ -132,6 +132,18 @@ user_entry:
     b       return_to_user
 
 1:  SAVE_X2_TO_X29
+    cmp     x0, #9                  // an IRQ from EL0 takes its own short path
+    b.ne    2f
+    mrs     x1, sp_el0
+    stp     x30, x1, [sp, #240]
+    mrs     x2, elr_el1
+    mrs     x3, spsr_el1
+    stp     x2, x3, [sp, #256]
+    mrs     x2, tpidr_el1
+    mov     sp, x2
+    bl      irq_trap                // x0 = frame of the thread to run
+    b       return_to_user
+2:
     mrs     x1, sp_el0
     stp     x30, x1, [sp, #240]
     mrs     x2, elr_el1
