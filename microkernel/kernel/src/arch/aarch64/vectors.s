@@ -44,6 +44,21 @@
     stp     x28, x29, [sp, #224]
 .endm
 
+// x30, SP_EL0, ELR and SPSR into the frame at sp (clobbers x1-x3, already saved).
+.macro SAVE_LR_AND_SPECIAL
+    mrs     x1, sp_el0
+    stp     x30, x1, [sp, #240]
+    mrs     x2, elr_el1
+    mrs     x3, spsr_el1
+    stp     x2, x3, [sp, #256]
+.endm
+
+// Leave the thread's frame slot for this CPU's trap stack (TPIDR_EL1).
+.macro SWITCH_TO_TRAP_STACK
+    mrs     x2, tpidr_el1
+    mov     sp, x2
+.endm
+
 .macro RESTORE_FRAME_AT_SP
     ldp     x2, x3, [sp, #256]
     msr     elr_el1, x2
@@ -91,11 +106,7 @@ exception_vectors:
 
 exception_entry:
     SAVE_X2_TO_X29
-    mrs     x1, sp_el0
-    stp     x30, x1, [sp, #240]
-    mrs     x2, elr_el1
-    mrs     x3, spsr_el1
-    stp     x2, x3, [sp, #256]
+    SAVE_LR_AND_SPECIAL
     mov     x1, sp
     bl      exception_dispatch
     RESTORE_FRAME_AT_SP
@@ -121,37 +132,22 @@ user_entry:
     stp     x24, x25, [sp, #192]
     stp     x26, x27, [sp, #208]
     stp     x28, x29, [sp, #224]
-    mrs     x1, sp_el0
-    stp     x30, x1, [sp, #240]
-    mrs     x2, elr_el1
-    mrs     x3, spsr_el1
-    stp     x2, x3, [sp, #256]
-    mrs     x2, tpidr_el1
-    mov     sp, x2
+    SAVE_LR_AND_SPECIAL
+    SWITCH_TO_TRAP_STACK
     bl      syscall_trap            // x0 = frame of the thread to run
     b       return_to_user
 
 1:  SAVE_X2_TO_X29
     cmp     x0, #9                  // an IRQ from EL0 takes its own short path
     b.ne    2f
-    mrs     x1, sp_el0
-    stp     x30, x1, [sp, #240]
-    mrs     x2, elr_el1
-    mrs     x3, spsr_el1
-    stp     x2, x3, [sp, #256]
-    mrs     x2, tpidr_el1
-    mov     sp, x2
+    SAVE_LR_AND_SPECIAL
+    SWITCH_TO_TRAP_STACK
     bl      irq_trap                // x0 = frame of the thread to run
     b       return_to_user
 2:
-    mrs     x1, sp_el0
-    stp     x30, x1, [sp, #240]
-    mrs     x2, elr_el1
-    mrs     x3, spsr_el1
-    stp     x2, x3, [sp, #256]
+    SAVE_LR_AND_SPECIAL
     mov     x1, sp                  // the thread's frame
-    mrs     x2, tpidr_el1           // this CPU's kernel stack
-    mov     sp, x2
+    SWITCH_TO_TRAP_STACK
     bl      user_trap               // x0 = frame of the thread to run
     // fall through
 
