@@ -122,7 +122,8 @@ struct SharedPage(DomainPage);
 unsafe impl SharedMemory for SharedPage {}
 
 struct DomainLink {
-    page: Mapping,
+    /// Mapped for good at start: checked once, then every access is a plain reference.
+    page: &'static DomainPage,
     events: Cap<Notification>,
 }
 
@@ -183,12 +184,12 @@ impl Server {
             if let (Ok(frame), Ok(events)) =
                 (cap::<Frame>(page_name), cap::<Notification>(events_name))
             {
-                let Ok(page) = frame.map_view(domain_page_va(n), true) else {
+                let Ok(mapping) = frame.map_view(domain_page_va(n), true) else {
                     fail("map a domain page")
                 };
-                if page.view::<SharedPage>().is_none() {
+                let Ok(SharedPage(page)) = mapping.into_view::<SharedPage>() else {
                     fail("a domain page is smaller than DomainPage");
-                }
+                };
                 *slot = Some(DomainLink { page, events });
             }
         }
@@ -241,8 +242,7 @@ impl Server {
     }
 
     fn page(&self, domain: DomainId) -> Option<&DomainPage> {
-        let link = self.domains.get(usize::from(domain.0))?.as_ref()?;
-        link.page.view::<SharedPage>().map(|page| &page.0)
+        Some(self.domains.get(usize::from(domain.0))?.as_ref()?.page)
     }
 
     /// Copies the domain's stall word into the pipeline before a decision about it.
