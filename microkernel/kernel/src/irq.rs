@@ -15,6 +15,28 @@ const MAX_ATTACHED: usize = 8;
 struct Router {
     chip: IrqChip,
     attached: [Option<(u32, Handler)>; MAX_ATTACHED],
+    /// Lines whose interrupt was left active (GIC split EOI) instead of masked: held
+    /// off until `unmask` deactivates them.
+    held: [u64; 16],
+}
+
+impl Router {
+    fn set_held(&mut self, line: u32, held: bool) -> bool {
+        let (word, bit) = ((line / 64) as usize % 16, 1u64 << (line % 64));
+        let was = self.held[word] & bit != 0;
+        if held {
+            self.held[word] |= bit
+        } else {
+            self.held[word] &= !bit
+        }
+        was
+    }
+
+    /// Ends an interrupt the kernel handled itself: drop and, on a GIC, deactivate.
+    fn finish(&mut self, line: u32) {
+        self.chip.end_of_interrupt(line);
+        self.chip.deactivate(line);
+    }
 }
 
 static ROUTER: spin::Mutex<Option<Router>> = spin::Mutex::new(None);
@@ -40,6 +62,7 @@ pub fn init(chip: IrqChip) {
     *ROUTER.lock() = Some(Router {
         chip,
         attached: [None; MAX_ATTACHED],
+        held: [0; 16],
     });
 }
 
@@ -103,7 +126,7 @@ pub fn handle_pending() {
             if handler.is_none() {
                 // Nobody owns the line: mask it so it cannot storm, and count it.
                 let _ = router.chip.disable(irq);
-                router.chip.end_of_interrupt(irq);
+                router.finish(irq);
                 SPURIOUS.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
@@ -113,7 +136,7 @@ pub fn handle_pending() {
             handler(irq);
         }
         if let Some(router) = ROUTER.lock().as_mut() {
-            router.chip.end_of_interrupt(irq);
+            router.finish(irq);
         }
     }
 }
@@ -131,36 +154,45 @@ pub fn describe() -> Option<(&'static str, u32)> {
         .map(|r| (r.chip.name(), r.chip.lines()))
 }
 
-/// Takes the highest-priority pending interrupt for routing, under one lock: acknowledge
-/// it, then (unless it is `keep_unmasked`, the kernel's own slice timer) mask its line,
-/// and end it at the controller. The line stays masked until its owner unmasks it.
-pub fn take(keep_unmasked: u32) -> Option<u32> {
+/// Takes the highest-priority pending interrupt for routing, under one lock, and holds
+/// its line off until its owner calls [`unmask`]: on a GIC the interrupt is left active
+/// (split priority drop and deactivation: no distributor access on this path), on the
+/// BCM2836 the line is masked. `own`, the kernel's slice timer, is finished at once.
+pub fn take(own: u32) -> Option<u32> {
     let mut guard = ROUTER.lock();
     let router = guard.as_mut()?;
     let line = router.chip.acknowledge()?;
-    if line != keep_unmasked {
+    if line == own {
+        router.finish(line);
+    } else if router.chip.holds_active() {
+        router.chip.end_of_interrupt(line);
+        router.set_held(line, true);
+    } else {
         let _ = router.chip.disable(line);
     }
-    router.chip.end_of_interrupt(line);
     Some(line)
 }
 
-/// Acknowledges the highest-priority pending interrupt (task mode: the kernel routes it).
-pub fn acknowledge() -> Option<u32> {
-    ROUTER.lock().as_mut().and_then(|r| r.chip.acknowledge())
-}
-
-/// Masks a line.
+/// Masks a line (and releases an interrupt held active on it: masked, it cannot fire).
 pub fn mask(irq: u32) {
     if let Some(router) = ROUTER.lock().as_mut() {
         let _ = router.chip.disable(irq);
+        if router.set_held(irq, false) {
+            router.chip.deactivate(irq);
+        }
     }
 }
 
-/// Unmasks a line (level-triggered: the device's state decides whether it fires again).
+/// Unmasks a line: deactivates an interrupt held active on it and enables it
+/// (level-triggered: the device's state decides whether it fires again).
 pub fn unmask(irq: u32) -> Result<(), &'static str> {
     match ROUTER.lock().as_mut() {
-        Some(router) if irq < router.chip.lines() => router.chip.enable(irq, Trigger::Level),
+        Some(router) if irq < router.chip.lines() => {
+            if router.set_held(irq, false) {
+                router.chip.deactivate(irq);
+            }
+            router.chip.enable(irq, Trigger::Level)
+        }
         _ => Err("no such interrupt line"),
     }
 }
@@ -173,13 +205,6 @@ pub fn configure(irq: u32, trigger: Trigger) -> Result<(), &'static str> {
             router.chip.disable(irq)
         }
         _ => Err("no such interrupt line"),
-    }
-}
-
-/// Ends an acknowledged interrupt at the controller.
-pub fn end_of_interrupt(irq: u32) {
-    if let Some(router) = ROUTER.lock().as_mut() {
-        router.chip.end_of_interrupt(irq);
     }
 }
 

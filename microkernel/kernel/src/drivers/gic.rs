@@ -42,6 +42,9 @@ fn gic_trigger(trigger: Trigger) -> GicTrigger {
 pub struct GicV2Chip {
     gic: GicV2<'static>,
     group: InterruptGroup,
+    /// The CPU interface's registers (for EOImode and GICC_DIR, which `arm-gic` 0.10
+    /// does not offer).
+    gicc: u64,
 }
 
 impl fmt::Debug for GicV2Chip {
@@ -66,7 +69,10 @@ impl GicV2Chip {
         gic.setup();
         gic.enable_all_interrupts(false);
         gic.set_priority_mask(0xff);
-        Ok(Self { gic, group })
+        let chip = Self { gic, group, gicc };
+        // Split priority drop and deactivation (EOImodeS | EOImodeNS): see `deactivate`.
+        chip.write_gicc(GICC_CTLR, chip.read_gicc(GICC_CTLR) | (1 << 9) | (1 << 10));
+        Ok(chip)
     }
 
     /// Number of interrupt IDs.
@@ -102,13 +108,33 @@ impl GicV2Chip {
             .map(u32::from)
     }
 
-    /// Ends `irq`.
+    /// Drops the running priority for `irq` (with split EOI the interrupt stays active
+    /// until [`deactivate`](Self::deactivate): it cannot fire again meanwhile).
     pub fn end_of_interrupt(&mut self, irq: u32) {
         if let Ok(id) = IntId::try_from(irq) {
             self.gic.end_interrupt(id, self.group);
         }
     }
+
+    /// Deactivates `irq` (GICC_DIR): it may fire again.
+    pub fn deactivate(&mut self, irq: u32) {
+        self.write_gicc(GICC_DIR, irq);
+    }
+
+    fn read_gicc(&self, offset: u64) -> u32 {
+        // SAFETY: `gicc` maps the 8 KiB CPU interface as device memory; offset is a
+        // 4-byte aligned register inside it.
+        unsafe { core::ptr::read_volatile((self.gicc + offset) as *const u32) }
+    }
+
+    fn write_gicc(&self, offset: u64, value: u32) {
+        // SAFETY: as in `read_gicc`.
+        unsafe { core::ptr::write_volatile((self.gicc + offset) as *mut u32, value) }
+    }
 }
+
+const GICC_CTLR: u64 = 0x0;
+const GICC_DIR: u64 = 0x1000;
 
 /// A GICv3 (system-register CPU interface, memory-mapped distributor and redistributors).
 pub struct GicV3Chip {
@@ -144,6 +170,18 @@ impl GicV3Chip {
         gic.setup(cpu);
         gic.enable_all_interrupts(false);
         GicCpuInterface::set_priority_mask(0xff);
+        // ICC_CTLR_EL1.EOImode: split priority drop and deactivation (see `deactivate`).
+        // SAFETY: a CPU-interface control register; no memory is accessed.
+        unsafe {
+            core::arch::asm!(
+                "mrs {t}, S3_0_C12_C12_4",
+                "orr {t}, {t}, #2",
+                "msr S3_0_C12_C12_4, {t}",
+                "isb",
+                t = out(reg) _,
+                options(nostack),
+            )
+        };
         Ok(Self { gic, cpu })
     }
 
@@ -183,10 +221,18 @@ impl GicV3Chip {
         GicCpuInterface::get_and_acknowledge_interrupt(InterruptGroup::Group1).map(u32::from)
     }
 
-    /// Ends `irq`.
+    /// Drops the running priority for `irq`; it stays active until `deactivate`.
     pub fn end_of_interrupt(irq: u32) {
         if let Ok(id) = IntId::try_from(irq) {
             GicCpuInterface::end_interrupt(id, InterruptGroup::Group1);
         }
+    }
+
+    /// Deactivates `irq` (ICC_DIR_EL1): it may fire again.
+    pub fn deactivate(irq: u32) {
+        // SAFETY: a CPU-interface register write; no memory is accessed.
+        unsafe {
+            core::arch::asm!("msr S3_0_C12_C11_1, {}", "isb", in(reg) u64::from(irq), options(nostack))
+        };
     }
 }

@@ -98,7 +98,23 @@ impl IrqChip {
         }
     }
 
-    /// Signals the end of handling `irq` (priority drop and deactivation).
+    /// Whether a line can be held off by leaving its interrupt active (GIC split EOI)
+    /// rather than masking it.
+    pub fn holds_active(&self) -> bool {
+        !matches!(self, Self::Bcm2836(_))
+    }
+
+    /// Deactivates `irq` after [`end_of_interrupt`](Self::end_of_interrupt) left it active.
+    pub fn deactivate(&mut self, irq: u32) {
+        match self {
+            Self::GicV2(chip) => chip.deactivate(irq),
+            Self::GicV3(_) => gic::GicV3Chip::deactivate(irq),
+            Self::Bcm2836(_) => {}
+        }
+    }
+
+    /// Signals the end of handling `irq`: a priority drop (on a GIC the interrupt then
+    /// stays active until [`deactivate`](Self::deactivate)).
     pub fn end_of_interrupt(&mut self, irq: u32) {
         match self {
             Self::GicV2(chip) => chip.end_of_interrupt(irq),

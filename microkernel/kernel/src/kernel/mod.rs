@@ -248,7 +248,7 @@ fn system_call_slow(
 pub fn interrupt() -> *mut TrapFrame {
     let cpu = arch::cpu::id();
     let mut kernel = KERNEL.lock();
-    if let Some(next) = kernel.take_interrupt(cpu) {
+    if let Some(Some(next)) = kernel.take_interrupt(cpu) {
         return kernel.switch_to(cpu, next);
     }
     match kernel.dispatch(cpu) {
@@ -395,37 +395,28 @@ impl Kernel {
     /// Acknowledges every pending interrupt and signals the notification its line is
     /// bound to; the line stays masked until the handler acks it.
     fn route_interrupts(&mut self, cpu: usize) {
-        while let Some(line) = irq::acknowledge() {
-            if line == self.slice_irq {
-                irq::end_of_interrupt(line);
-                self.end_of_slice(cpu);
-                continue;
-            }
-            let index = line as usize;
-            let bound = self.irq_lines.get(index).and_then(|l| l.bound);
-            irq::mask(line);
-            irq::end_of_interrupt(line);
-            match (bound, self.routes[cpu]) {
-                (Some((notification, badge)), _) => {
-                    self.irq_lines[index].masked = true;
-                    self.irq_lines[index].count += 1;
-                    self.signal(notification, badge);
-                }
-                (None, Some(route)) => {
-                    ipc::push_routed(route.ring, line);
-                    self.signal(route.notification, route.badge);
-                }
-                (None, None) => irq::count_spurious(),
+        // At EL1 (the idle loop): take every pending interrupt; a thread the fast path
+        // picked joins the front of the run queue, where `dispatch` finds it.
+        while let Some(picked) = self.take_interrupt(cpu) {
+            if let Some(thread) = picked {
+                let priority = self.threads[thread].priority;
+                let _ = self.cpus[cpu]
+                    .run_queue
+                    .enqueue_front(ThreadIndex(thread as u16), priority);
             }
         }
     }
 
-    /// Takes one interrupt (the CPU traps again at once if more are pending). Returns the
-    /// thread to switch to directly when the interrupt went to a bound thread that
-    /// outranks the running one (the irq-server, typically); `None` leaves the choice to
-    /// `dispatch`.
-    fn take_interrupt(&mut self, cpu: usize) -> Option<ThreadId> {
+    /// Takes one interrupt (`None`: none was pending; the CPU traps again at once if more
+    /// are). `Some(Some(thread))`: switch to `thread` directly, the interrupt went to a
+    /// bound thread that outranks the running one (the irq-server, typically);
+    /// `Some(None)` leaves the choice to `dispatch`.
+    fn take_interrupt(&mut self, cpu: usize) -> Option<Option<ThreadId>> {
         let line = irq::take(self.slice_irq)?;
+        Some(self.route(cpu, line))
+    }
+
+    fn route(&mut self, cpu: usize, line: u32) -> Option<ThreadId> {
         if line == self.slice_irq {
             self.end_of_slice(cpu);
             return None;
