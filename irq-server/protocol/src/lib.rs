@@ -31,39 +31,9 @@ pub const MAX_DOMAINS: usize = 8;
 /// log is bounded by the line count and never drops), so no event is lost.
 pub const EVENT_SLOTS: usize = 256;
 
-macro_rules! codes {
-    ($(#[$outer:meta])* $enum:ident { $( $(#[$attr:meta])* $name:ident = $code:literal, )+ }) => {
-        $(#[$outer])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        #[repr(u32)]
-        pub enum $enum {
-            $( $(#[$attr])* $name = $code, )+
-        }
-
-        impl $enum {
-            /// Decodes a code; `None` for one that names nothing.
-            #[must_use]
-            pub const fn from_code(code: u32) -> Option<Self> {
-                match code {
-                    $($code => Some(Self::$name),)+
-                    _ => None,
-                }
-            }
-
-            /// The variant's name, for logs.
-            #[must_use]
-            pub const fn name(self) -> &'static str {
-                match self {
-                    $(Self::$name => stringify!($name),)+
-                }
-            }
-        }
-    };
-}
-
-codes! {
+kernel_abi::code_enum! {
     /// What a domain asks the irq-server (the message label). Words: `w0`, `w1`, ...
-    Request {
+    pub enum Request: u32 decode from_code {
         /// Own interrupt line `w0` in-band, `w1` = 0 level, 1 edge: its events come to this
         /// domain. The line must be granted to the domain in the manifest.
         Attach = 1,
@@ -104,9 +74,9 @@ codes! {
     }
 }
 
-codes! {
+kernel_abi::code_enum! {
     /// Why the irq-server refused a request (the reply label; 0 is success).
-    Error {
+    pub enum Error: u32 decode from_code {
         /// Not a request the server knows.
         UnknownRequest = 1,
         /// The line is not granted to this domain, or does not exist.

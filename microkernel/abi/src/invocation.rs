@@ -6,31 +6,9 @@
 //! [`Error::WrongObjectType`](crate::Error), one the capability's rights do not allow
 //! [`Error::InsufficientRights`](crate::Error): the error names what was wrong.
 
-macro_rules! labels {
-    ($(#[$outer:meta])* $enum:ident { $( $(#[$attr:meta])* $name:ident = $code:literal, )+ }) => {
-        $(#[$outer])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        #[repr(u32)]
-        pub enum $enum {
-            $( $(#[$attr])* $name = $code, )+
-        }
-
-        impl $enum {
-            /// Decodes a label; `None` when it names no operation of this object.
-            #[must_use]
-            pub const fn from_label(label: u32) -> Option<Self> {
-                match label {
-                    $($code => Some(Self::$name),)+
-                    _ => None,
-                }
-            }
-        }
-    };
-}
-
-labels! {
+crate::code_enum! {
     /// Operations on a thread capability (a supervisor's control of a task).
-    ThreadOp {
+    pub enum ThreadOp: u32 decode from_label {
         /// `w0` = new priority; it may not exceed the caller's own priority.
         SetPriority = 1,
         /// Stop the thread (it keeps its state).
@@ -57,9 +35,9 @@ labels! {
     }
 }
 
-labels! {
+crate::code_enum! {
     /// Operations on an IRQ handler capability.
-    IrqHandlerOp {
+    pub enum IrqHandlerOp: u32 decode from_label {
         /// `w0` = slot of a notification capability (needs WRITE): each interrupt on the
         /// line signals it with that capability's badge (1 if unbadged). Fails with
         /// `AlreadyInUse` if the line is bound.
@@ -72,10 +50,10 @@ labels! {
     }
 }
 
-labels! {
+crate::code_enum! {
     /// Operations on the IRQ control capability: the interrupt pipeline's access to every
     /// line of the interrupt controller.
-    IrqControlOp {
+    pub enum IrqControlOp: u32 decode from_label {
         /// Route every hardware interrupt of CPU `w2` to the caller: the kernel
         /// acknowledges it, masks its line, appends the line number to the
         /// [`IrqRing`](crate::layout::IrqRing) in the shared frame of slot `w1`, and signals
@@ -97,9 +75,9 @@ labels! {
 /// signalled (see `ThreadOp::BindNotification`).
 pub const NOTIFICATION_LABEL: u32 = 0xb0b0;
 
-labels! {
+crate::code_enum! {
     /// Operations on a frame capability.
-    FrameOp {
+    pub enum FrameOp: u32 decode from_label {
         /// Map the frame into the caller's address space at `w0`: page aligned
         /// (else `InvalidArgument`), inside `layout::SHARED_MAP_BASE..USER_MAP_END`
         /// (else `InvalidAddress`); `w1` = 1 for writable (needs WRITE), 0 for
@@ -112,9 +90,9 @@ labels! {
     }
 }
 
-labels! {
+crate::code_enum! {
     /// Operations on the system control capability.
-    SystemOp {
+    pub enum SystemOp: u32 decode from_label {
         /// Power the system off with exit status `w0` (reported by QEMU).
         PowerOff = 1,
     }

@@ -25,6 +25,7 @@
 #![forbid(unsafe_code)]
 
 mod badge;
+mod code_enum;
 mod error;
 mod fault;
 pub mod invocation;

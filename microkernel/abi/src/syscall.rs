@@ -22,40 +22,9 @@ pub const MAX_MESSAGE_WORDS: usize = 64;
 /// Most capabilities one message can carry.
 pub const MAX_MESSAGE_CAPS: usize = 1;
 
-macro_rules! syscalls {
-    ($( $(#[$attr:meta])* $name:ident = $code:literal, )+) => {
-        /// The system call numbers (`x8`).
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        #[repr(u64)]
-        pub enum Syscall {
-            $( $(#[$attr])* $name = $code, )+
-        }
-
-        impl Syscall {
-            /// Every call, in number order.
-            pub const ALL: &'static [Syscall] = &[$(Syscall::$name,)+];
-
-            /// Decodes a call number; `None` for numbers that name no call.
-            #[must_use]
-            pub const fn from_number(number: u64) -> Option<Self> {
-                match number {
-                    $($code => Some(Self::$name),)+
-                    _ => None,
-                }
-            }
-
-            /// The name, for traces.
-            #[must_use]
-            pub const fn name(self) -> &'static str {
-                match self {
-                    $(Self::$name => stringify!($name),)+
-                }
-            }
-        }
-    };
-}
-
-syscalls! {
+crate::code_enum! {
+    /// The system call numbers (`x8`).
+    pub enum Syscall: u64 decode from_number {
     /// Send a message on an endpoint (`x0` = endpoint slot, needs WRITE); blocks until a
     /// receiver takes it. Carrying a capability needs GRANT.
     Send = 1,
@@ -97,6 +66,7 @@ syscalls! {
     /// Report that this task panicked: `x0`/`x1` = message address and length. The kernel
     /// treats it as a fault ([`FaultKind::Panic`](crate::FaultKind)) and never returns.
     Panic = 17,
+    }
 }
 
 /// Longest console write per call.
