@@ -89,6 +89,16 @@ fn capability(
         .lookup_checked(slot(kernel, thread, local)?, kind, rights)
 }
 
+/// The capability of `kind` with `rights` named by the call's first argument (x0).
+fn capability_in_x0(
+    kernel: &Kernel,
+    thread: ThreadId,
+    kind: ObjectType,
+    rights: Rights,
+) -> Result<Capability, Error> {
+    capability(kernel, thread, kernel.frames[thread].x[0], kind, rights)
+}
+
 fn send(kernel: &mut Kernel, thread: ThreadId, call: bool) -> Outcome {
     let (local, raw) = (kernel.frames[thread].x[0], kernel.frames[thread].x[1]);
     let info = MessageInfo::from_raw(raw)?;
@@ -117,13 +127,7 @@ fn send(kernel: &mut Kernel, thread: ThreadId, call: bool) -> Outcome {
 }
 
 fn receive(kernel: &mut Kernel, thread: ThreadId) -> Outcome {
-    let cap = capability(
-        kernel,
-        thread,
-        kernel.frames[thread].x[0],
-        ObjectType::Endpoint,
-        Rights::READ,
-    )?;
+    let cap = capability_in_x0(kernel, thread, ObjectType::Endpoint, Rights::READ)?;
     drop_unanswered_call(kernel, thread);
     ipc::receive(kernel, thread, cap.object.index as usize);
     Ok(Completion::Later)
@@ -158,13 +162,7 @@ fn reply(kernel: &mut Kernel, thread: ThreadId) -> Result<(), Error> {
 }
 
 fn reply_receive(kernel: &mut Kernel, thread: ThreadId) -> Outcome {
-    let cap = capability(
-        kernel,
-        thread,
-        kernel.frames[thread].x[0],
-        ObjectType::Endpoint,
-        Rights::READ,
-    )?;
+    let cap = capability_in_x0(kernel, thread, ObjectType::Endpoint, Rights::READ)?;
     let info = reply_info(kernel, thread)?;
     if let Some(caller) = kernel.threads[thread].reply_to.take() {
         ipc::reply(kernel, thread, caller, info);
@@ -174,25 +172,13 @@ fn reply_receive(kernel: &mut Kernel, thread: ThreadId) -> Outcome {
 }
 
 fn signal(kernel: &mut Kernel, thread: ThreadId) -> Outcome {
-    let cap = capability(
-        kernel,
-        thread,
-        kernel.frames[thread].x[0],
-        ObjectType::Notification,
-        Rights::WRITE,
-    )?;
+    let cap = capability_in_x0(kernel, thread, ObjectType::Notification, Rights::WRITE)?;
     kernel.signal(cap.object.index as usize, cap.badge.map_or(1, Badge::get));
     Ok(Completion::Now)
 }
 
 fn wait(kernel: &mut Kernel, thread: ThreadId, block: bool) -> Outcome {
-    let cap = capability(
-        kernel,
-        thread,
-        kernel.frames[thread].x[0],
-        ObjectType::Notification,
-        Rights::READ,
-    )?;
+    let cap = capability_in_x0(kernel, thread, ObjectType::Notification, Rights::READ)?;
     let index = cap.object.index as usize;
     let word = core::mem::take(&mut kernel.notifications[index].word);
     if word != 0 || !block {
