@@ -29,7 +29,7 @@ use crate::error::Error;
 use crate::types::{CpuId, HandlerId};
 
 /// Per-CPU oob nesting depth and quiescent-point sequence numbers.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct GracePeriods<const CPUS: usize> {
     depth: [u32; CPUS],
     seq: [u32; CPUS],

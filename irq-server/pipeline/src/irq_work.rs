@@ -9,6 +9,8 @@
 //! by `Pipeline::irq_work_run`. A full queue refuses the item with
 //! [`Error::WorkQueueFull`](crate::Error::WorkQueueFull) rather than dropping anything.
 
+use core::hash::{Hash, Hasher};
+
 use heapless::{Deque, Vec};
 
 /// Capacity of one domain's irq_work queue on one CPU.
@@ -23,11 +25,23 @@ pub struct WorkItem(pub u32);
 pub type WorkBatch = Vec<WorkItem, IRQ_WORK_ITEMS>;
 
 /// One domain's irq_work queue on one CPU.
-#[derive(Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct IrqWorkQueue {
     items: Deque<WorkItem, IRQ_WORK_ITEMS>,
     /// The IRQ has been raised and the domain has not run its work since.
     raised: bool,
+}
+
+// By hand: `heapless::Deque` has `Eq` but no `Hash`. Hashes what `Eq` compares (the items
+// in order, and `raised`), so equal queues hash equally.
+impl Hash for IrqWorkQueue {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.raised.hash(state);
+        self.items.len().hash(state);
+        for item in &self.items {
+            item.hash(state);
+        }
+    }
 }
 
 impl IrqWorkQueue {

@@ -37,7 +37,7 @@ const NIL: u16 = u16::MAX;
 const NO_DOMAIN: u8 = u8::MAX;
 
 /// The head, tail and length of one domain's FIFO.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct Queue {
     head: u16,
     tail: u16,
@@ -75,7 +75,7 @@ pub enum LogError {
 }
 
 /// One CPU's in-band log for all domains (see the module documentation).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct InbandLog<const DOMAINS: usize, const LINES: usize> {
     owner: [u8; LINES],
     next: [u16; LINES],

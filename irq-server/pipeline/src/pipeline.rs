@@ -37,7 +37,7 @@ pub struct StallCap {
 /// `received == oob_handled + delivered + logged + coalesced + unhandled` and
 /// `replayed == logged + coalesced`. While events wait in logs, `logged + coalesced -
 /// replayed` is the number of events waiting.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct IrqStats {
     /// Events that entered the pipeline: hardware receipts, injections, posts.
     pub received: u64,
@@ -142,7 +142,7 @@ pub enum WorkQueued {
 }
 
 /// The state of an attached line at the interrupt controller, as the pipeline models it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum LineState {
     /// Masked because it has no owner (the state right after `attach`, as with Hubris:
     /// an IRQ starts masked).
@@ -153,7 +153,7 @@ enum LineState {
     Unmasked,
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct Line {
     irq: Irq,
     mode: Mode,
@@ -181,7 +181,7 @@ impl Line {
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct DomainState<const CPUS: usize> {
     generation: u32,
     stalled: [bool; CPUS],
@@ -189,7 +189,7 @@ struct DomainState<const CPUS: usize> {
     work: [IrqWorkQueue; CPUS],
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct CpuState<const DOMAINS: usize, const LINES: usize> {
     log: InbandLog<DOMAINS, LINES>,
     reentry: u64,
@@ -201,7 +201,10 @@ struct CpuState<const DOMAINS: usize, const LINES: usize> {
 /// Every method takes `&mut self`: the irq-server serializes calls with a lock that is
 /// safe against the oob stage (a hard spinlock), and releases it while an oob handler
 /// runs; grace periods ([`Pipeline::reclaim`]) cover that window.
-#[derive(Debug)]
+///
+/// `Clone`, `Eq` and `Hash` compare and hash the whole state (host model checking keeps
+/// pipelines as states).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Pipeline<const CPUS: usize, const DOMAINS: usize, const LINES: usize> {
     line_of: [u16; NR_IRQS],
     lines: [Option<Line>; LINES],

@@ -84,7 +84,7 @@ impl fmt::Display for HandlerId {
 }
 
 /// Who handles an interrupt line right now.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Mode {
     /// Nobody: events are `Unhandled` and the line is kept masked.
     Unassigned,
@@ -104,7 +104,7 @@ pub enum Mode {
 
 /// How the line signals: decides whether an in-band event must keep the line masked
 /// until the owning domain acks it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Trigger {
     /// Edge-triggered: one event per edge; the line need not be masked while the event
     /// waits in a log.

@@ -39,7 +39,7 @@ use crate::{CapSpace, Capability, ObjectRef, SlotId};
 
 /// A slot index inside the table, or none. `u32` rather than `Option<usize>` keeps a
 /// slot small (the table is static kernel memory).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct Link(u32);
 
 impl Link {
@@ -62,7 +62,7 @@ impl Link {
 
 /// One slot: a capability (or none) and its links. An empty slot has every link `NONE`,
 /// and no link anywhere points to an empty slot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct Slot {
     cap: Option<Capability>,
     parent: Link,
@@ -117,8 +117,9 @@ pub struct Deleted {
 /// and on error return the first failed check, changing nothing.
 ///
 /// Equality compares the whole state, links included (tests use it to check that a
-/// failed operation changed nothing).
-#[derive(Clone, PartialEq, Eq)]
+/// failed operation changed nothing); `Hash` hashes the same (host model checking keeps
+/// tables as states).
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct CapTable<const SLOTS: usize> {
     slots: [Slot; SLOTS],
 }
