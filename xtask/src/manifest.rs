@@ -61,6 +61,11 @@ pub struct Manifest {
     pub description: String,
     /// Boards this image is built for.
     pub boards: Vec<Spanned<String>>,
+    /// Boot it in deterministic guest time (`-icount shift=0,sleep=off`) by default: for
+    /// images that judge timing, so that what they print and check does not depend on the
+    /// host's load (`cargo xtask run --realtime` overrides it).
+    #[serde(default, rename = "deterministic-time")]
+    pub deterministic_time: bool,
     /// Kernel configuration.
     #[serde(default)]
     pub kernel: KernelConfig,
@@ -124,6 +129,9 @@ pub struct TaskEntry {
     /// May program the EL1 physical timer from EL0 (the timer-server, oob timer handlers).
     #[serde(default)]
     pub timer_access: bool,
+    /// The program's argument string (`"key=value key=value"`), at most
+    /// `ARGS_LEN - 1` bytes of ASCII; the task reads it from its start-info page.
+    pub args: Option<Spanned<String>>,
     /// Capabilities, slot 1 first.
     #[serde(default)]
     pub caps: Vec<Spanned<CapEntry>>,

@@ -209,6 +209,19 @@ impl<'m> Planner<'m> {
             )),
             None => None,
         };
+        if let Some(args) = &task.args {
+            let text = args.get_ref();
+            if text.len() >= layout::ARGS_LEN || !text.is_ascii() {
+                return Err(self.error(
+                    args.span(),
+                    format!(
+                        "args must be ASCII of at most {} bytes (this is {} bytes)",
+                        layout::ARGS_LEN - 1,
+                        text.len()
+                    ),
+                ));
+            }
+        }
         let mut grants = heapless::Vec::new();
         let mut cap_names: HashMap<&str, Range<usize>> = HashMap::new();
         for (i, cap) in task.caps.iter().enumerate() {
@@ -241,6 +254,10 @@ impl<'m> Planner<'m> {
                 fault_endpoint,
                 start: task.start,
                 timer_access: task.timer_access,
+                args: task
+                    .args
+                    .as_ref()
+                    .map_or("", |args| args.get_ref().as_str()),
             },
         })
     }

@@ -76,6 +76,8 @@ const _: () = assert!(size_of::<IrqRing>() <= 4096);
 pub const NAME_LEN: usize = 24;
 /// Most capabilities a [`StartInfo`] lists.
 pub const MAX_START_CAPS: usize = 48;
+/// Bytes of a task's argument string in [`StartInfo`], the NUL included.
+pub const ARGS_LEN: usize = 128;
 /// `StartInfo::magic`.
 pub const START_INFO_MAGIC: u64 = u64::from_le_bytes(*b"STARTINF");
 
@@ -105,6 +107,9 @@ pub struct StartInfo {
     pub cap_count: u64,
     /// The task's capabilities.
     pub caps: [StartCap; MAX_START_CAPS],
+    /// The task's argument string from its manifest (`args`), NUL padded: how one program
+    /// is configured differently in different images (a period, a duration).
+    pub args: [u8; ARGS_LEN],
 }
 
 /// One capability in [`StartInfo`].

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 /// First bytes of the payload.
 pub const MAGIC: [u8; 8] = *b"SLUICEBI";
 /// Format version; bumped on any incompatible change.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 /// Size of the encoded [`Header`].
 pub const HEADER_LEN: usize = 16;
 /// Offset of the `image_size` field in the arm64 Image header.
@@ -124,6 +124,9 @@ pub struct Task<'a> {
     /// The task may program the EL1 physical timer (CNTP_*) itself: the kernel opens it
     /// to EL0 while this task runs, and only then.
     pub timer_access: bool,
+    /// The task's argument string (the manifest's `args`, at most
+    /// `kernel_abi::layout::ARGS_LEN - 1` bytes), handed over in its start-info page.
+    pub args: &'a str,
 }
 
 /// A load segment, copied from the payload into fresh frames at load and at every restart.
@@ -413,6 +416,7 @@ mod tests {
             fault_endpoint: None,
             start: true,
             timer_access: false,
+            args: "",
         }
     }
 

@@ -65,8 +65,8 @@ pub use message::{IpcBufferAccess, Message, ipc_buffer};
 pub use shared::Mapping;
 pub use shared_memory::SharedMemory;
 pub use start::{
-    LookupError, cap, find_start_cap, first_free_slot, require_cap, restarts, start_caps,
-    start_info, task_index, task_name, try_start_info,
+    LookupError, arg, arg_u64, args, cap, find_start_cap, first_free_slot, require_cap, restarts,
+    start_caps, start_info, task_index, task_name, try_start_info,
 };
 pub use sys::cycles;
 

@@ -44,6 +44,37 @@ pub fn task_name() -> &'static str {
     try_start_info().map_or("?", |info| name_str(&info.name))
 }
 
+/// This task's argument string from the manifest (`args`; empty if none).
+#[must_use]
+pub fn args() -> &'static str {
+    try_start_info().map_or("", |info| {
+        let len = info
+            .args
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(info.args.len());
+        core::str::from_utf8(&info.args[..len]).unwrap_or("")
+    })
+}
+
+/// The value of `key` in this task's argument string of space-separated `key=value`
+/// pairs (`"period=1000 seconds=5"`), if present.
+#[must_use]
+pub fn arg(key: &str) -> Option<&'static str> {
+    args()
+        .split_ascii_whitespace()
+        .find_map(|pair| pair.strip_prefix(key)?.strip_prefix('='))
+}
+
+/// `key` of [`arg`] as a number, `default` when absent; `Err` with the text when it is
+/// present but not a decimal number (the task reports it rather than guessing).
+pub fn arg_u64(key: &str, default: u64) -> Result<u64, &'static str> {
+    match arg(key) {
+        None => Ok(default),
+        Some(text) => text.parse().map_err(|_| text),
+    }
+}
+
 /// How many times this task has been restarted by its supervisor (0 on the first run).
 #[must_use]
 pub fn restarts() -> u64 {

@@ -352,6 +352,8 @@ fn fill(kernel: &mut Kernel, index: usize, task: &Task<'static>) {
     info.cap_count = task.grants.len().min(layout::MAX_START_CAPS) as u64;
     (info.timer_irq, info.uart_irq) = kernel.board_irqs;
     info.irq_lines = crate::irq::lines();
+    let args = task.args.len().min(layout::ARGS_LEN - 1);
+    info.args[..args].copy_from_slice(&task.args.as_bytes()[..args]);
     user_memory::write(thread.start_info, info.as_bytes());
 
     let frame = &mut kernel.frames[index];
