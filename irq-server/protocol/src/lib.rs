@@ -31,6 +31,16 @@ pub const MAX_DOMAINS: usize = 8;
 /// log is bounded by the line count and never drops), so no event is lost.
 pub const EVENT_SLOTS: usize = 256;
 
+/// Request labels from here on belong to the services linked into the oob stage (the
+/// timer-server's requests, for one); the irq-server passes them on with the caller.
+pub const SERVICE_LABEL_BASE: u32 = 0x100;
+/// Badges from here on name clients of the oob stage's services that are not pipeline
+/// domains (oob real-time tasks): client `badge - CLIENT_BADGE_BASE`. Badges
+/// `1..=MAX_DOMAINS` name domains (`DomainId` + 1).
+pub const CLIENT_BADGE_BASE: u64 = 0x100;
+/// Most service clients that are not domains.
+pub const MAX_CLIENTS: usize = 16;
+
 kernel_abi::code_enum! {
     /// What a domain asks the irq-server (the message label). Words: `w0`, `w1`, ...
     pub enum Request: u32 decode from_code {

@@ -26,4 +26,4 @@ mod control;
 mod server;
 
 pub use pipeline::Error as PipelineError;
-pub use server::{Line, OobContext, OobHandler, run};
+pub use server::{Caller, Line, OobContext, OobHandler, ServeFn, Service, Stage, run, run_stage};

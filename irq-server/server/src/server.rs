@@ -50,6 +50,56 @@ pub struct OobHandler {
     pub handle: fn(&mut OobContext<'_>),
 }
 
+/// Who sent a request to a service of the oob stage, from the badge of the capability it
+/// called through (set in the manifest, so a caller cannot pretend to be another).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Caller {
+    /// An in-band domain (badge = id + 1).
+    Domain(u8),
+    /// A client that is not a domain, such as an oob real-time task (badge =
+    /// `irq_protocol::CLIENT_BADGE_BASE` + the number).
+    Client(u16),
+}
+
+impl Caller {
+    fn from_badge(badge: u64) -> Option<Caller> {
+        if (1..=MAX_DOMAINS as u64).contains(&badge) {
+            Some(Caller::Domain((badge - 1) as u8))
+        } else {
+            let client = badge.checked_sub(irq_protocol::CLIENT_BADGE_BASE)?;
+            (client < irq_protocol::MAX_CLIENTS as u64).then_some(Caller::Client(client as u16))
+        }
+    }
+}
+
+/// How a [`Service`] serves one request: the caller, the label, the words; `Ok` words for
+/// the reply, or `Err` a nonzero reply label.
+pub type ServeFn = fn(&mut OobContext<'_>, Caller, u32, [u64; 6]) -> Result<[u64; 6], u32>;
+
+/// A component of the oob stage that serves requests of its own: request labels in
+/// `labels` go to `serve`, in the oob stage, with the caller named by its badge. The
+/// timer-server is one.
+#[derive(Clone, Debug)]
+pub struct Service {
+    /// For logs.
+    pub name: &'static str,
+    /// The request labels it serves (from `irq_protocol::SERVICE_LABEL_BASE` on).
+    pub labels: core::ops::Range<u32>,
+    /// Runs once in the oob stage when it starts, before any interrupt is taken.
+    pub start: fn(&mut OobContext<'_>),
+    /// Serves one request: `Ok` words for the reply, or `Err` a nonzero reply label.
+    pub serve: ServeFn,
+}
+
+/// What an oob stage is made of: its handlers and its services.
+#[derive(Clone, Copy, Debug)]
+pub struct Stage {
+    /// Oob handlers; a handler's index is its `HandlerId`.
+    pub handlers: &'static [OobHandler],
+    /// Services, with disjoint label ranges.
+    pub services: &'static [Service],
+}
+
 /// What an oob handler may do: oob-safe pipeline operations only.
 #[allow(
     missing_debug_implementations,
@@ -109,6 +159,15 @@ impl OobContext<'_> {
     pub fn now(&self) -> u64 {
         sluice::sys::counter()
     }
+
+    /// The domain that owns `irq` in-band now, if any (a service checks with it that a
+    /// domain names only its own IRQs).
+    pub fn inband_owner(&self, irq: u16) -> Option<u8> {
+        match self.pipeline.mode(Irq(irq)) {
+            Some(pipeline::Mode::InBand { domain }) => Some(domain.0),
+            _ => None,
+        }
+    }
 }
 
 /// A domain page as the server views it: every field is an atomic.
@@ -130,6 +189,7 @@ struct DomainLink {
 struct Server {
     pipeline: Pipe,
     handlers: &'static [OobHandler],
+    services: &'static [Service],
     control: Cap<IrqControl>,
     ring: Mapping,
     domains: [Option<DomainLink>; MAX_DOMAINS],
@@ -150,14 +210,29 @@ static SERVER: spin::Mutex<Option<Server>> = spin::Mutex::new(None);
 
 /// Starts the oob stage with `handlers` and serves forever.
 pub fn run(handlers: &'static [OobHandler]) -> ! {
+    run_stage(Stage {
+        handlers,
+        services: &[],
+    })
+}
+
+/// Starts the oob stage with the handlers and services of `stage` and serves forever.
+pub fn run_stage(stage: Stage) -> ! {
     let requests = require_cap::<Endpoint>("requests");
     let irqs = require_cap::<Notification>("irqs");
     {
         let mut guard = SERVER.lock();
-        let server = guard.insert(Server::start(handlers, irqs));
+        let server = guard.insert(Server::start(stage, irqs));
         server.register_handlers();
+        for service in stage.services {
+            server.in_oob_context(0, false, |context| (service.start)(context));
+        }
     }
-    println!("irq-server: oob stage up, {} oob handlers", handlers.len());
+    println!(
+        "irq-server: oob stage up, {} oob handlers, {} services",
+        stage.handlers.len(),
+        stage.services.len()
+    );
     serve(requests)
 }
 
@@ -167,7 +242,7 @@ fn fail(what: &str) -> ! {
 }
 
 impl Server {
-    fn start(handlers: &'static [OobHandler], irqs: Cap<Notification>) -> Server {
+    fn start(stage: Stage, irqs: Cap<Notification>) -> Server {
         let control = require_cap::<IrqControl>("irq-control");
         let ring_frame = require_cap::<Frame>("ring");
         let Ok(ring) = ring_frame.map_view(RING_VA, true) else {
@@ -201,7 +276,8 @@ impl Server {
         }
         Server {
             pipeline: Pipe::new(),
-            handlers,
+            handlers: stage.handlers,
+            services: stage.services,
             control,
             ring,
             domains,
@@ -317,28 +393,14 @@ impl Server {
     fn act(&mut self, irq: Irq, dispatch: Result<Dispatch, pipeline::Error>) -> Option<LineAction> {
         match dispatch {
             Ok(Dispatch::RunOob { handler }) => {
-                let mut posted = 0u32;
-                let mut raised = None;
-                if let Some(oob) = self.handlers.get(usize::from(handler.0)) {
-                    let mut context = OobContext {
-                        irq: irq.0,
-                        woke: self.woke,
-                        pipeline: &mut self.pipeline,
-                        posted: &mut posted,
-                        raised: None,
-                    };
-                    (oob.handle)(&mut context);
-                    raised = context.raised;
-                }
-                let _ = self.pipeline.leave_oob(CPU);
-                for domain in 0..MAX_DOMAINS as u8 {
-                    if posted & (1 << domain) != 0 {
-                        self.after_log(DomainId(domain));
+                match self.handlers.get(usize::from(handler.0)) {
+                    Some(oob) => {
+                        let handle = oob.handle;
+                        self.in_oob_context(irq.0, true, handle);
                     }
-                }
-                // An irq_work IRQ the handler raised goes in-band like any other event.
-                if let Some((dispatch, _)) = raised {
-                    let _ = self.act(irq, Ok(dispatch));
+                    None => {
+                        let _ = self.pipeline.leave_oob(CPU);
+                    }
                 }
                 Some(LineAction::Keep)
             }
@@ -373,6 +435,64 @@ impl Server {
             }
             Ok(Dispatch::Unhandled) => Some(LineAction::Mask),
             Err(_) => None,
+        }
+    }
+
+    /// Runs `f` (an oob handler, or a service) with an [`OobContext`], then carries out
+    /// what it asked for: events it posted to domains, irq_work IRQs it raised. For a
+    /// dispatch (`dispatched`), the pipeline leaves the oob section first: the replays
+    /// that posting may start are in-band work, which the re-entry guard refuses in it.
+    fn in_oob_context<R>(
+        &mut self,
+        irq: u16,
+        dispatched: bool,
+        f: impl FnOnce(&mut OobContext<'_>) -> R,
+    ) -> R {
+        let mut posted = 0u32;
+        let mut context = OobContext {
+            irq,
+            woke: self.woke,
+            pipeline: &mut self.pipeline,
+            posted: &mut posted,
+            raised: None,
+        };
+        let result = f(&mut context);
+        let raised = context.raised;
+        if dispatched {
+            let _ = self.pipeline.leave_oob(CPU);
+        }
+        for domain in 0..MAX_DOMAINS as u8 {
+            if posted & (1 << domain) != 0 {
+                self.after_log(DomainId(domain));
+            }
+        }
+        // An irq_work IRQ the handler raised goes in-band like any other event.
+        if let Some((dispatch, _)) = raised {
+            let _ = self.act(Irq(irq), Ok(dispatch));
+        }
+        result
+    }
+
+    /// A request for a service of the oob stage.
+    fn service_request(&mut self, badge: u64, label: u32, w: [u64; 6]) -> (u32, [u64; 6]) {
+        let Some(caller) = Caller::from_badge(badge) else {
+            return (Error::NotYours as u32, [0; 6]);
+        };
+        if let Caller::Domain(domain) = caller
+            && self
+                .domains
+                .get(usize::from(domain))
+                .is_none_or(Option::is_none)
+        {
+            return (Error::NotYours as u32, [0; 6]);
+        }
+        let Some(service) = self.services.iter().find(|s| s.labels.contains(&label)) else {
+            return (Error::UnknownRequest as u32, [0; 6]);
+        };
+        let serve = service.serve;
+        match self.in_oob_context(0, false, |context| serve(context, caller, label, w)) {
+            Ok(words) => (0, words),
+            Err(code) => (code.max(1), [0; 6]),
         }
     }
 
@@ -685,7 +805,12 @@ fn serve(requests: Cap<Endpoint>) -> ! {
         }
         let domain = DomainId(out.x8.wrapping_sub(1) as u8);
         let (label, words) = match SERVER.lock().as_mut() {
-            Some(server) if out.x8 != 0 => server.request(domain, info.label, out.words),
+            Some(server) if info.label >= irq_protocol::SERVICE_LABEL_BASE => {
+                server.service_request(out.x8, info.label, out.words)
+            }
+            Some(server) if (1..=MAX_DOMAINS as u64).contains(&out.x8) => {
+                server.request(domain, info.label, out.words)
+            }
             _ => (Error::NotYours as u32, [0; 6]),
         };
         let reply = TrapArgs {
