@@ -16,6 +16,17 @@ pub const NO_STD_CRATES: &[&str] = &[
     "pipeline",
     "irq-protocol",
     "deadline-queue",
+    "timer-protocol",
+    "latency-stats",
+];
+
+/// The task-side libraries (they link sluice), linted with the task programs.
+const TASK_LIBRARIES: &[&str] = &[
+    "sluice",
+    "irq-server",
+    "irq-client",
+    "timer-server",
+    "timer-client",
 ];
 
 fn step(description: &str, args: &[&str]) -> Result<bool> {
@@ -67,20 +78,16 @@ pub fn run() -> Result<bool> {
     }
     // Task programs and the library they share, for the target they run on.
     let tasks = crate::programs::task_packages(&crate::workspace_root())?;
-    let mut args = vec![
-        "clippy",
-        "--quiet",
-        "--target",
-        KERNEL_TARGET,
-        "-p",
-        "sluice",
-    ];
+    let mut args = vec!["clippy", "--quiet", "--target", KERNEL_TARGET];
+    for library in TASK_LIBRARIES {
+        args.extend(["-p", library]);
+    }
     for task in &tasks {
         args.extend(["-p", task.as_str()]);
     }
     args.extend(["--", "-D", "warnings"]);
     let what = format!(
-        "clippy, {} task programs and sluice for {KERNEL_TARGET}",
+        "clippy, {} task programs and their libraries for {KERNEL_TARGET}",
         tasks.len()
     );
     ok &= step(&what, &args)?;

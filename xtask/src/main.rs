@@ -43,6 +43,10 @@ enum Command {
         /// Stop QEMU after this many seconds (0: never).
         #[arg(long, default_value_t = 120)]
         timeout: u64,
+        /// Guest time follows the host's clock even for an image that asks for
+        /// deterministic time (`deterministic-time = true`: `-icount shift=0,sleep=off`).
+        #[arg(long)]
+        realtime: bool,
     },
     /// Run lints, host tests and every QEMU scenario on every board it supports.
     Test {
@@ -100,7 +104,8 @@ fn main() {
             target,
             gdb,
             timeout,
-        } => run(&target, gdb, timeout),
+            realtime,
+        } => run(&target, gdb, timeout, realtime),
         Command::Test {
             filter,
             scenarios_only,
@@ -129,7 +134,7 @@ fn build(target: &Target) -> Result<PathBuf> {
     image::assemble(&root, &kernel, &manifest, &board, &manifest.kernel.cmdline)
 }
 
-fn run(target: &Target, gdb: bool, timeout: u64) -> Result<i32> {
+fn run(target: &Target, gdb: bool, timeout: u64, realtime: bool) -> Result<i32> {
     let image = build(target)?;
     let board = boards::load(&workspace_root(), &target.board)?;
     qemu::ensure_installed()?;
@@ -141,16 +146,24 @@ fn run(target: &Target, gdb: bool, timeout: u64) -> Result<i32> {
             elf.display()
         );
     }
+    let manifest = manifest::load(&workspace_root(), &target.image)?;
     let options = qemu::Options {
         gdb,
         timeout: (timeout > 0).then(|| std::time::Duration::from_secs(timeout)),
         capture: false,
-        icount: false,
+        icount: manifest.deterministic_time && !realtime,
     };
-    let manifest = manifest::load(&workspace_root(), &target.image)?;
     println!(
-        "booting image '{}' ({}) on {} ({})",
-        manifest.name, manifest.description, board.name, board.description
+        "booting image '{}' ({}) on {} ({}){}",
+        manifest.name,
+        manifest.description,
+        board.name,
+        board.description,
+        if options.icount {
+            ", deterministic time (-icount shift=0,sleep=off)"
+        } else {
+            ""
+        }
     );
     let outcome = qemu::boot(&board, &image, &options)?;
     if outcome.timed_out {
