@@ -78,3 +78,10 @@ pub fn bind(thread: Cap<Thread>, notification: Cap<Notification>) -> Result<(), 
     )
     .map(drop)
 }
+
+/// `IrqControl::IdleControl`: vetoes (or allows) deep idle on `cpu`; returns the CPU's
+/// idle entries so far (deep, shallow, shallow by the veto).
+pub fn idle_control(control: Cap<IrqControl>, cpu: u64, veto: bool) -> Result<[u64; 3], Error> {
+    let words = [u64::from(veto), cpu, 0, 0, 0, 0];
+    invoke(control.slot(), IrqControlOp::IdleControl as u32, words).map(|w| [w[0], w[1], w[2]])
+}

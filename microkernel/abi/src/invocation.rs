@@ -68,6 +68,12 @@ crate::code_enum! {
         /// Configure line `w0`: `w1` = 0 level-triggered, 1 edge-triggered (the line
         /// stays masked; `Unmask` enables it).
         Configure = 4,
+        /// `irq_cpuidle_control`: with `w0` = 1, CPU `w1` may not enter a deep idle state
+        /// (one that may stop or delay the timer: PSCI `CPU_SUSPEND`), only `WFI`, from
+        /// which the timer wakes it at once; `w0` = 0 lifts the veto. The oob stage sets it
+        /// while an oob timer is armed. Replies the CPU's idle entries so far: `w0` deep,
+        /// `w1` shallow (`WFI`), `w2` shallow because of the veto.
+        IdleControl = 5,
     }
 }
 

@@ -49,6 +49,11 @@ pub enum ExitCode {
 
 static POWER: spin::Once<Power> = spin::Once::new();
 
+/// How the board powers off and suspends CPUs (PSCI and its conduit, or none).
+pub fn power() -> Power {
+    POWER.get().copied().unwrap_or(Power::None)
+}
+
 /// Stops the system with `code`.
 pub fn shutdown(code: ExitCode) -> ! {
     if code != ExitCode::Success {

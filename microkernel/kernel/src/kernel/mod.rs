@@ -73,6 +73,10 @@ pub struct PerCpu {
     pub slice_armed: bool,
     /// Whether EL0 may program the physical timer now (the running task's privilege).
     pub timer_open: bool,
+    /// The oob stage's idle veto (`IrqControlOp::IdleControl`): no deep idle while set.
+    pub idle_veto: bool,
+    /// Idle entries: deep, shallow, shallow because of the veto.
+    pub idle_entries: [u64; 3],
 }
 
 impl PerCpu {
@@ -82,6 +86,8 @@ impl PerCpu {
         active_asid: 0,
         slice_armed: false,
         timer_open: false,
+        idle_veto: false,
+        idle_entries: [0; 3],
     };
 }
 
@@ -168,7 +174,28 @@ pub fn start(
 
 /// Runs when no thread can: waits for an interrupt to make one ready.
 fn idle() -> ! {
-    context::idle(|| KERNEL.lock().dispatch(arch::cpu::id()))
+    context::idle(
+        || KERNEL.lock().dispatch(arch::cpu::id()),
+        || KERNEL.lock().idle_state(arch::cpu::id()),
+    )
+}
+
+impl Kernel {
+    /// How deep this CPU may sleep now: deep only where the board has a deep state
+    /// (PSCI) and the oob stage has not vetoed it; counted either way.
+    fn idle_state(&mut self, cpu: usize) -> context::IdleState {
+        let deep_available = crate::power() != boot_info::Power::None;
+        let Some(per_cpu) = self.cpus.get_mut(cpu) else {
+            return context::IdleState::Shallow;
+        };
+        let (state, entry) = match (deep_available, per_cpu.idle_veto) {
+            (true, false) => (context::IdleState::Deep(crate::power()), 0),
+            (true, true) => (context::IdleState::Shallow, 2),
+            (false, _) => (context::IdleState::Shallow, 1),
+        };
+        per_cpu.idle_entries[entry] += 1;
+        state
+    }
 }
 
 /// Entry from EL0: a system call, a fault or an interrupt. Returns the frame to resume.

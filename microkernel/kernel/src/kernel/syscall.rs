@@ -471,6 +471,21 @@ fn irq_control_op(kernel: &mut Kernel, caller: ThreadId, op: IrqControlOp) -> Ou
             };
             crate::irq::configure(line()?, trigger).map_err(|_| Error::NotSupported)?;
         }
+        IrqControlOp::IdleControl => {
+            let cpu = usize::try_from(x[3])
+                .ok()
+                .filter(|&cpu| cpu < super::MAX_CPUS)
+                .ok_or(Error::InvalidArgument)?;
+            let veto = match x[2] {
+                0 => false,
+                1 => true,
+                _ => return Err(Error::InvalidArgument),
+            };
+            let per_cpu = &mut kernel.cpus[cpu];
+            per_cpu.idle_veto = veto;
+            let [deep, shallow, vetoed] = per_cpu.idle_entries;
+            kernel.frames[caller].x[2..5].copy_from_slice(&[deep, shallow, vetoed]);
+        }
     }
     Ok(Completion::Now)
 }

@@ -70,7 +70,11 @@ pub fn flush_asid(asid: u16) {
 ///
 /// `pick` is the kernel's dispatcher: it returns the frame slot of a ready thread, taken
 /// from the kernel's static thread table with the thread's `spsr` selecting EL0t.
-pub fn idle(pick: fn() -> Option<*mut TrapFrame>) -> ! {
+///
+/// `state` says how deep to sleep. The CPU sleeps with IRQs masked at the CPU (a pending
+/// interrupt wakes `WFI` and `CPU_SUSPEND` all the same) and takes the interrupt only
+/// after waking: an interrupt that arrives between `pick` and the sleep is not lost.
+pub fn idle(pick: fn() -> Option<*mut TrapFrame>, state: fn() -> IdleState) -> ! {
     loop {
         if let Some(frame) = pick() {
             // SAFETY: the frame is a slot of the kernel's static thread table (see above),
@@ -78,8 +82,22 @@ pub fn idle(pick: fn() -> Option<*mut TrapFrame>) -> ! {
             // vectors or by the task loader; `return_to_user` loads it and erets to EL0.
             unsafe { return_to_user(frame) }
         }
+        match state() {
+            IdleState::Shallow => super::cpu::wait_for_interrupt(),
+            IdleState::Deep(power) => super::power::suspend_standby(power),
+        }
         super::cpu::enable_irqs();
-        super::cpu::wait_for_interrupt();
         super::cpu::disable_irqs();
     }
+}
+
+/// How deep an idle CPU sleeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdleState {
+    /// `WFI`: the timer keeps running and wakes the CPU at once.
+    Shallow,
+    /// PSCI `CPU_SUSPEND` through the board's conduit: the firmware may pick a state in
+    /// which the timer stops or wakes the CPU late (QEMU's firmware emulation waits as
+    /// `WFI` does), so the oob stage vetoes it while an oob timer is armed.
+    Deep(boot_info::Power),
 }

@@ -30,6 +30,20 @@ pub fn exit(code: ExitCode, power: Power) -> ! {
     park();
 }
 
+/// PSCI `CPU_SUSPEND` to a standby state (power state 0: standby, no power-down, so the
+/// call returns when an interrupt is pending, no entry point needed); `WFI` where the
+/// board has no PSCI or the firmware refuses.
+pub fn suspend_standby(power: Power) {
+    let suspended = match power {
+        Power::PsciHvc => smccc::psci::cpu_suspend::<smccc::Hvc>(0, 0, 0),
+        Power::PsciSmc => smccc::psci::cpu_suspend::<smccc::Smc>(0, 0, 0),
+        Power::None => Err(smccc::psci::Error::NotSupported),
+    };
+    if suspended.is_err() {
+        super::cpu::wait_for_interrupt();
+    }
+}
+
 fn semihosting_exit(status: u32) {
     const SYS_EXIT: u64 = 0x18;
     const ADP_STOPPED_APPLICATION_EXIT: u64 = 0x20026;
