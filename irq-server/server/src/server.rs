@@ -112,6 +112,7 @@ pub struct OobContext<'a> {
     /// interrupt-to-handler time into the kernel's and the server's share with it).
     pub woke: u64,
     pipeline: &'a mut Pipe,
+    control: Cap<IrqControl>,
     posted: &'a mut u32,
     /// The irq_work IRQ a handler raised, acted on when it returns.
     raised: Option<(Dispatch, u8)>,
@@ -158,6 +159,16 @@ impl OobContext<'_> {
     /// The system counter (the generic timer's count).
     pub fn now(&self) -> u64 {
         sluice::sys::counter()
+    }
+
+    /// `irq_cpuidle_control`: while `veto` is set, this CPU may not enter an idle state
+    /// that would stop or delay the timer. Returns the CPU's idle entries so far: deep,
+    /// shallow, shallow because of the veto.
+    ///
+    /// # Errors
+    /// The kernel's refusal.
+    pub fn idle_veto(&mut self, veto: bool) -> Result<[u64; 3], sluice::Error> {
+        control::idle_control(self.control, u64::from(CPU.0), veto)
     }
 
     /// The domain that owns `irq` in-band now, if any (a service checks with it that a
@@ -453,6 +464,7 @@ impl Server {
             irq,
             woke: self.woke,
             pipeline: &mut self.pipeline,
+            control: self.control,
             posted: &mut posted,
             raised: None,
         };

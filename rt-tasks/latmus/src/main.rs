@@ -46,6 +46,10 @@ pub mod shm {
     pub const PLANNED_SECONDS: usize = 4;
     /// The sampler's priority.
     pub const PRIORITY: usize = 5;
+    /// Deep idle entries while the timer was armed (must stay 0: the veto).
+    pub const DEEP_IDLE_ARMED: usize = 6;
+    /// Idle entries kept shallow by the veto while the timer was armed.
+    pub const VETOED_IDLE_ARMED: usize = 7;
     /// Per-second records: a ring of [`RING`] of [`RECORD_WORDS`] words from here.
     pub const RING_BASE: usize = 16;
     /// Records the ring holds.

@@ -141,6 +141,13 @@ pub fn run() -> ! {
     checks.expect_eq("every planned sample was taken", total.samples, planned);
     checks.expect_eq("no overrun", total.overruns, 0);
     checks.expect_eq("no wake-up missed", total.missed, 0);
+    let vetoed = page.read(shm::VETOED_IDLE_ARMED).unwrap_or(0);
+    println!("latmus-report: {vetoed} idle entries kept shallow while the oob timer was armed");
+    checks.expect_eq(
+        "no deep idle while the oob timer was armed (the timer-server's veto)",
+        page.read(shm::DEEP_IDLE_ARMED).unwrap_or(u64::MAX),
+        0,
+    );
     if let Some(bound) = max_ns {
         checks.check(
             format_args!("worst lateness under {} us", Us(bound)),
@@ -222,7 +229,19 @@ fn pipeline_statistics() {
             "  refused re-entries {reentries}, unowned interrupts {unowned}, unrecorded {unrecorded}"
         );
     }
-    if let Ok(stats) = InbandTimers::connect().and_then(|t| t.server_stats()) {
+    let Ok(timers) = InbandTimers::connect() else {
+        return;
+    };
+    if let Ok(idle) = timers.idle_stats() {
+        println!(
+            "idle: {} deep entries, {} shallow, {} kept shallow by the oob timer's veto (now {})",
+            idle.deep,
+            idle.shallow,
+            idle.vetoed,
+            if idle.veto_now { "vetoed" } else { "allowed" }
+        );
+    }
+    if let Ok(stats) = timers.server_stats() {
         println!(
             "timer-server: {} interrupts, {} oob expiries, {} in-band expiries, {} overruns, worst own lateness {} ns, {} comparator writes",
             stats.interrupts,

@@ -46,6 +46,7 @@ pub fn run() -> ! {
     if let Err(error) = timers.arm_periodic(0, first, period) {
         fail(format_args!("arming the periodic timer: {error}"));
     }
+    let idle_before = timers.idle_stats().unwrap_or_default();
     let _ = page.write(shm::STATE, 1);
     let _ = report.signal();
 
@@ -78,7 +79,13 @@ pub fn run() -> ! {
             let _ = report.signal();
         }
     }
+    let idle_after = timers.idle_stats().unwrap_or_default();
     let _ = timers.cancel(0);
+    let _ = page.write(shm::DEEP_IDLE_ARMED, idle_after.deep - idle_before.deep);
+    let _ = page.write(
+        shm::VETOED_IDLE_ARMED,
+        idle_after.vetoed - idle_before.vetoed,
+    );
     write_record(&page, shm::TOTAL, &total, total_missed);
     for (bucket, &count) in total.histogram().iter().enumerate() {
         let _ = page.write(shm::HISTOGRAM + bucket, count);

@@ -125,6 +125,29 @@ pub struct ServerStats {
     pub programmed: u64,
 }
 
+/// The CPU's idle entries, as the kernel counts them ([`TimerRequest::IdleStats`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct IdleStats {
+    /// Deep idle entries (PSCI `CPU_SUSPEND`).
+    pub deep: u64,
+    /// Shallow (`WFI`) entries on a board without a deep state.
+    pub shallow: u64,
+    /// Shallow entries because an armed oob timer vetoed deep idle.
+    pub vetoed: u64,
+    /// Whether the veto holds now.
+    pub veto_now: bool,
+}
+
+fn idle_stats(server: &Cap<Endpoint>) -> Result<IdleStats, Error> {
+    let w = call(server, TimerRequest::IdleStats, &[])?;
+    Ok(IdleStats {
+        deep: w[0],
+        shallow: w[1],
+        vetoed: w[2],
+        veto_now: w[3] != 0,
+    })
+}
+
 fn stats(server: &Cap<Endpoint>) -> Result<ServerStats, Error> {
     let w = call(server, TimerRequest::Stats, &[])?;
     Ok(ServerStats {
@@ -231,6 +254,14 @@ impl OobTimers {
     pub fn server_stats(&self) -> Result<ServerStats, Error> {
         stats(&self.server)
     }
+
+    /// The CPU's idle entries and the veto (`irq_cpuidle_control`).
+    ///
+    /// # Errors
+    /// The kernel's or the timer-server's refusal.
+    pub fn idle_stats(&self) -> Result<IdleStats, Error> {
+        idle_stats(&self.server)
+    }
 }
 
 /// The timers of an in-band domain, delivered through the pipeline.
@@ -292,5 +323,13 @@ impl InbandTimers {
     /// The kernel's refusal.
     pub fn server_stats(&self) -> Result<ServerStats, Error> {
         stats(&self.server)
+    }
+
+    /// The CPU's idle entries and the veto (`irq_cpuidle_control`).
+    ///
+    /// # Errors
+    /// The kernel's or the timer-server's refusal.
+    pub fn idle_stats(&self) -> Result<IdleStats, Error> {
+        idle_stats(&self.server)
     }
 }

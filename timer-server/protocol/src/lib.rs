@@ -45,6 +45,10 @@ kernel_abi::code_enum! {
         /// expiries to in-band domains, overruns, the worst lateness of the server itself
         /// (ticks from a deadline to the start of its expiry handling), comparator writes.
         Stats = 0x103,
+        /// Replies the CPU's idle entries: deep, shallow (`WFI`), shallow because the
+        /// timer-server vetoed deep idle while an oob timer was armed
+        /// (`irq_cpuidle_control`), and `w3` = 1 if the veto holds now.
+        IdleStats = 0x104,
     }
 }
 

@@ -97,6 +97,10 @@ struct TimerServer {
     oob_clients: [Option<OobClient>; MAX_CLIENTS],
     /// What the comparator holds (`None`: the timer is stopped).
     programmed: Option<u64>,
+    /// Oob timers armed now: while there is one, deep idle is vetoed.
+    oob_armed: u32,
+    /// Whether the kernel holds the veto now.
+    idle_vetoed: bool,
     counters: Counters,
 }
 
@@ -163,6 +167,8 @@ fn start(_: &mut OobContext<'_>) {
         records: [TimerRecord::default(); TIMERS],
         oob_clients,
         programmed: None,
+        oob_armed: 0,
+        idle_vetoed: false,
         counters: Counters::default(),
     });
 }
@@ -180,6 +186,7 @@ fn on_timer_interrupt(context: &mut OobContext<'_>) {
     server.counters.interrupts += 1;
     server.expire(context, now);
     server.program();
+    server.update_idle_veto(context);
 }
 
 impl TimerServer {
@@ -189,6 +196,7 @@ impl TimerServer {
             records,
             oob_clients,
             counters,
+            oob_armed,
             ..
         } = self;
         if let Some(first) = queue.next_deadline() {
@@ -209,9 +217,21 @@ impl TimerServer {
                 let _ = context.post_inband(client as u8, record.irq);
             } else if let Some(oob) = &oob_clients[client - MAX_DOMAINS] {
                 counters.oob_expiries += 1;
+                if expiry.next.is_none() {
+                    *oob_armed = oob_armed.saturating_sub(1);
+                }
                 publish(&oob.status, &expiry, record);
                 let _ = oob.wake.signal();
             }
+        }
+    }
+
+    /// Vetoes deep idle while an oob timer is armed (an idle state that stops or delays
+    /// the timer would make an oob client late), lifts the veto when none is.
+    fn update_idle_veto(&mut self, context: &mut OobContext<'_>) {
+        let veto = self.oob_armed > 0;
+        if veto != self.idle_vetoed && context.idle_veto(veto).is_ok() {
+            self.idle_vetoed = veto;
         }
     }
 
@@ -257,12 +277,16 @@ impl TimerServer {
         if deadline == 0 || (period > 0 && deadline.checked_add(period).is_none()) {
             return Err(TimerError::BadDeadline);
         }
+        let was_armed = self.queue.is_armed(id);
         let armed = if period == 0 {
             self.queue.arm_oneshot(id, deadline)
         } else {
             self.queue.arm_periodic(id, deadline, period)
         };
         armed.map_err(|_| TimerError::BadDeadline)?;
+        if matches!(caller, Caller::Client(_)) && !was_armed {
+            self.oob_armed += 1;
+        }
         *record = TimerRecord {
             irq,
             ..TimerRecord::default()
@@ -326,12 +350,14 @@ fn serve_request(
         TimerRequest::Arm => server.arm(context, caller, client, w)?,
         TimerRequest::Cancel => {
             let id = timer_id(client, w[0])?;
-            reply[0] = u64::from(
-                server
-                    .queue
-                    .cancel(id)
-                    .map_err(|_| TimerError::NoSuchTimer)?,
-            );
+            let was_armed = server
+                .queue
+                .cancel(id)
+                .map_err(|_| TimerError::NoSuchTimer)?;
+            if was_armed && matches!(caller, Caller::Client(_)) {
+                server.oob_armed = server.oob_armed.saturating_sub(1);
+            }
+            reply[0] = u64::from(was_armed);
         }
         TimerRequest::Status => {
             let id = timer_id(client, w[0])?;
@@ -342,6 +368,12 @@ fn serve_request(
                 record.last_deadline,
                 server.queue.deadline_of(id).unwrap_or(0),
             ]);
+        }
+        TimerRequest::IdleStats => {
+            let [deep, shallow, vetoed] = context
+                .idle_veto(server.idle_vetoed)
+                .map_err(|_| TimerError::NotConnected)?;
+            reply[..4].copy_from_slice(&[deep, shallow, vetoed, u64::from(server.idle_vetoed)]);
         }
         TimerRequest::Stats => {
             let c = server.counters;
@@ -358,5 +390,6 @@ fn serve_request(
     // An arm or cancel may have changed the earliest deadline; one that has passed
     // already fires at once (the comparator raises the line when it is in the past).
     server.program();
+    server.update_idle_veto(context);
     Ok(reply)
 }
