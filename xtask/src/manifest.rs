@@ -36,7 +36,7 @@
 //! kernel features, task crates); `system` checks the system it describes.
 
 use crate::{programs, system};
-use anyhow::{Context, Error, Result, anyhow, bail};
+use anyhow::{Context, Error, Result, anyhow, bail, ensure};
 use serde::{Deserialize, de::DeserializeOwned};
 use std::{
     ops::Range,
@@ -259,6 +259,25 @@ pub fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
 /// Loads and checks `images/NAME.toml`: the file, the system it describes, and that every
 /// task crate is a binary package of the workspace (asked of `cargo metadata` only when
 /// there are tasks).
+impl Manifest {
+    /// Replaces task `task`'s argument string (a scenario or a benchmark runs the image
+    /// with other settings); `Err` if the image has no such task or the text is too long.
+    pub fn set_task_args(&mut self, task: &str, args: &str) -> Result<()> {
+        ensure!(
+            args.is_ascii() && args.len() < kernel_abi::layout::ARGS_LEN,
+            "args for task '{task}' must be ASCII of at most {} bytes",
+            kernel_abi::layout::ARGS_LEN - 1
+        );
+        let entry = self
+            .tasks
+            .iter_mut()
+            .find(|entry| entry.get_ref().name.get_ref() == task)
+            .ok_or_else(|| anyhow!("image '{}' has no task '{task}'", self.name))?;
+        entry.get_mut().args = Some(Spanned::new(0..0, args.to_string()));
+        Ok(())
+    }
+}
+
 pub fn load(root: &Path, name: &str) -> Result<Manifest> {
     let manifest = load_unlinked(root, name)?;
     if !manifest.tasks.is_empty() {

@@ -12,6 +12,8 @@
 //! forbid-output = ["warning:"]       # optional
 //! timeout-seconds = 60               # optional
 //! icount = true                      # optional: deterministic guest time
+//! [args]                             # optional: replaces tasks' argument strings
+//! latmus = "period_us=1000 seconds=2"
 //! ```
 
 use crate::manifest::parse_toml;
@@ -51,6 +53,9 @@ pub struct Scenario {
     /// Run with deterministic guest time (`-icount shift=0,sleep=off`).
     #[serde(default)]
     pub icount: bool,
+    /// Task argument strings that replace the image's, by task name.
+    #[serde(default)]
+    pub args: std::collections::BTreeMap<String, String>,
 }
 
 fn default_timeout() -> u64 {

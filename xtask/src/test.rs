@@ -113,7 +113,12 @@ fn run_scenarios(filter: Option<&str>, tally: &mut Tally) -> Result<()> {
         }
     }
     for scenario in selected {
-        let manifest = manifest::load(&root, &scenario.image)?;
+        let mut manifest = manifest::load(&root, &scenario.image)?;
+        for (task, args) in &scenario.args {
+            manifest
+                .set_task_args(task, args)
+                .with_context(|| format!("scenario {}", scenario.name))?;
+        }
         let mut features = manifest.kernel.features.clone();
         features.extend(scenario.kernel_features.iter().cloned());
         features.sort();
