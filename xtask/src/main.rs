@@ -152,6 +152,7 @@ fn run(target: &Target, gdb: bool, timeout: u64, realtime: bool) -> Result<i32> 
         timeout: (timeout > 0).then(|| std::time::Duration::from_secs(timeout)),
         capture: false,
         icount: manifest.deterministic_time && !realtime,
+        input: None,
     };
     println!(
         "booting image '{}' ({}) on {} ({}){}",

@@ -164,6 +164,8 @@ pub struct CapEntry {
     pub irq_control: Option<Spanned<bool>>,
     /// Control of the system (`true`).
     pub system_control: Option<Spanned<bool>>,
+    /// The console UART's registers as a device frame (`true`): an oob driver's.
+    pub console_uart: Option<Spanned<bool>>,
     /// Rights words (endpoint, notification and shared capabilities; default all).
     pub rights: Option<Spanned<Vec<Spanned<String>>>>,
     /// Badge (endpoint and notification capabilities; never 0).

@@ -60,6 +60,9 @@ pub struct Options {
     pub capture: bool,
     /// Deterministic guest time: `-icount shift=0,sleep=off` (one instruction = 1 ns).
     pub icount: bool,
+    /// Typed into the console UART once the console shows the first text (needs
+    /// `capture`): what a person at the serial line would type when prompted.
+    pub input: Option<(String, String)>,
 }
 
 /// How a boot ended.
@@ -110,7 +113,11 @@ pub fn boot(board: &Board, image: &Path, options: &Options) -> Result<Outcome> {
     let mut command = command(board, image, &extra);
     if options.capture {
         command
-            .stdin(Stdio::null())
+            .stdin(if options.input.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
     }
@@ -118,7 +125,9 @@ pub fn boot(board: &Board, image: &Path, options: &Options) -> Result<Outcome> {
     let mut child = command
         .spawn()
         .with_context(|| format!("starting {QEMU}"))?;
-    // Drain the pipes on threads so a chatty guest cannot block on a full pipe.
+    // Drain the pipes on threads so a chatty guest cannot block on a full pipe. The
+    // console's reader types the input when the prompt appears.
+    let mut typist = child.stdin.take().zip(options.input.clone());
     let readers: Vec<_> = [
         child
             .stdout
@@ -132,9 +141,26 @@ pub fn boot(board: &Board, image: &Path, options: &Options) -> Result<Outcome> {
     .into_iter()
     .flatten()
     .map(|mut pipe| {
+        let mut typist = typist.take();
         std::thread::spawn(move || {
             let mut bytes = Vec::new();
-            let _ = pipe.read_to_end(&mut bytes);
+            let mut chunk = [0u8; 4096];
+            while let Ok(n) = pipe.read(&mut chunk) {
+                if n == 0 {
+                    break;
+                }
+                bytes.extend_from_slice(&chunk[..n]);
+                // Typed once; QEMU's stdin stays open until the guest ends (QEMU stops
+                // reading a serial line whose input has closed).
+                if let Some((stdin, (prompt, text))) = &mut typist
+                    && !text.is_empty()
+                    && String::from_utf8_lossy(&bytes).contains(prompt.as_str())
+                {
+                    let _ = stdin.write_all(text.as_bytes());
+                    let _ = stdin.flush();
+                    text.clear();
+                }
+            }
             bytes
         })
     })

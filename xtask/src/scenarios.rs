@@ -12,6 +12,8 @@
 //! forbid-output = ["warning:"]       # optional
 //! timeout-seconds = 60               # optional
 //! icount = true                      # optional: deterministic guest time
+//! input = "hello\n"                  # optional: typed into the console UART ...
+//! input-after = "ready"              # ... once the console shows this
 //! [args]                             # optional: replaces tasks' argument strings
 //! latmus = "period_us=1000 seconds=2"
 //! ```
@@ -53,6 +55,10 @@ pub struct Scenario {
     /// Run with deterministic guest time (`-icount shift=0,sleep=off`).
     #[serde(default)]
     pub icount: bool,
+    /// Text typed into the console UART once the console shows `input-after`.
+    pub input: Option<String>,
+    /// The prompt that `input` waits for.
+    pub input_after: Option<String>,
     /// Task argument strings that replace the image's, by task name.
     #[serde(default)]
     pub args: std::collections::BTreeMap<String, String>,

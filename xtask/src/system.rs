@@ -276,6 +276,7 @@ impl<'m> Planner<'m> {
                 "system-control",
                 cap.system_control.as_ref().map(Spanned::span),
             ),
+            ("console-uart", cap.console_uart.as_ref().map(Spanned::span)),
         ];
         let present: Vec<_> = keys
             .iter()
@@ -320,6 +321,9 @@ impl<'m> Planner<'m> {
         } else if let Some(flag) = &cap.system_control {
             self.only_true(flag, "system-control")?;
             GrantObject::SystemControl
+        } else if let Some(flag) = &cap.console_uart {
+            self.only_true(flag, "console-uart")?;
+            GrantObject::ConsoleUart
         } else {
             unreachable!("exactly one object key is present")
         };

@@ -141,6 +141,10 @@ fn run_scenarios(filter: Option<&str>, tally: &mut Tally) -> Result<()> {
                 timeout: Some(Duration::from_secs(scenario.timeout_seconds)),
                 capture: true,
                 icount: scenario.icount,
+                input: scenario
+                    .input
+                    .clone()
+                    .map(|text| (scenario.input_after.clone().unwrap_or_default(), text)),
                 ..Default::default()
             };
             let outcome = qemu::boot(&board, &image, &options)?;

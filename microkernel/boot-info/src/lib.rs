@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 /// First bytes of the payload.
 pub const MAGIC: [u8; 8] = *b"SLUICEBI";
 /// Format version; bumped on any incompatible change.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 /// Size of the encoded [`Header`].
 pub const HEADER_LEN: usize = 16;
 /// Offset of the `image_size` field in the arm64 Image header.
@@ -185,6 +185,9 @@ pub enum GrantObject {
     Shared(u32),
     /// Control of the system (power off).
     SystemControl,
+    /// The console UART's register page, as a device frame: for an out-of-band driver of
+    /// its receive interrupt (the kernel keeps transmitting on it).
+    ConsoleUart,
 }
 
 /// A board's hardware, as the kernel needs it. The kernel builds the same structure from a

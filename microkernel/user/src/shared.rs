@@ -60,6 +60,37 @@ impl Mapping {
         Ok(())
     }
 
+    /// Reads the 32-bit register at byte `offset` of a device frame (device registers
+    /// take accesses of their own width); `None` past the end or unaligned.
+    #[must_use]
+    pub fn read_u32(&self, offset: usize) -> Option<u32> {
+        let address = self.register_address(offset)?;
+        // SAFETY: as in `read`: mapped, inside, 4-byte aligned, no reference created.
+        Some(unsafe { core::ptr::read_volatile(address as *const u32) })
+    }
+
+    /// Writes the 32-bit register at byte `offset`; errors as [`Mapping::write`].
+    ///
+    /// # Errors
+    /// As above.
+    pub fn write_u32(&self, offset: usize, value: u32) -> Result<(), Error> {
+        if !self.writable {
+            return Err(Error::InsufficientRights);
+        }
+        let address = self
+            .register_address(offset)
+            .ok_or(Error::InvalidArgument)?;
+        // SAFETY: as in `read_u32`, and the mapping is writable.
+        unsafe { core::ptr::write_volatile(address as *mut u32, value) };
+        Ok(())
+    }
+
+    fn register_address(&self, offset: usize) -> Option<u64> {
+        let offset = offset as u64;
+        (offset.is_multiple_of(4) && offset.checked_add(4)? <= self.size)
+            .then_some(self.base + offset)
+    }
+
     /// Unmaps the frame (`FrameOp::Unmap`).
     ///
     /// # Errors

@@ -55,6 +55,8 @@ pub struct Kernel {
     pub routes: [Option<Route>; MAX_CPUS],
     /// The board's timer and UART interrupt lines, published to tasks.
     pub board_irqs: (u32, u32),
+    /// The console UART's physical base (for `GrantObject::ConsoleUart`).
+    pub uart_base: u64,
 }
 
 /// Most CPUs the kernel's per-CPU tables hold (SMP bring-up is its own issue; until then
@@ -110,7 +112,12 @@ static KERNEL: spin::Mutex<Kernel> = spin::Mutex::new(Kernel {
         },
         bound_thread: None,
     }; MAX_NOTIFICATIONS],
-    shared: [Shared { base: 0, size: 0 }; MAX_SHARED],
+    shared: [Shared {
+        base: 0,
+        size: 0,
+        device: false,
+    }; MAX_SHARED],
+    uart_base: 0,
     irq_lines: [IrqLine {
         bound: None,
         masked: false,
@@ -144,6 +151,7 @@ pub fn start(
     let slice_irq = board.slice_timer_irq;
     let mut kernel = KERNEL.lock();
     kernel.board_irqs = (board.timer_irq, board.uart_irq);
+    kernel.uart_base = board.uart.base;
     kernel.frames_allocator = allocator;
     kernel.payload = payload;
     if let Err(error) = task::create_system(&mut kernel, system) {

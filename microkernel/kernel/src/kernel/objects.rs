@@ -211,4 +211,6 @@ pub struct IrqLine {
 pub struct Shared {
     pub base: u64,
     pub size: u64,
+    /// Device registers (mapped Device-nGnRE), not memory: the kernel never writes it.
+    pub device: bool,
 }

@@ -451,7 +451,7 @@ fn irq_control_op(kernel: &mut Kernel, caller: ThreadId, op: IrqControlOp) -> Ou
                 return Err(Error::AlreadyInUse);
             }
             let shared = kernel.shared[ring.object.index as usize];
-            if shared.size < size_of::<kernel_abi::layout::IrqRing>() as u64 {
+            if shared.device || shared.size < size_of::<kernel_abi::layout::IrqRing>() as u64 {
                 return Err(Error::InvalidArgument);
             }
             user_memory::zero(shared.base, size_of::<kernel_abi::layout::IrqRing>() as u64);

@@ -47,6 +47,8 @@ const ENDPOINT_ROOTS: u32 = 0;
 const NOTIFICATION_ROOTS: u32 = ENDPOINT_ROOTS + MAX_ENDPOINTS as u32;
 const SHARED_ROOTS: u32 = NOTIFICATION_ROOTS + MAX_NOTIFICATIONS as u32;
 const THREAD_ROOTS: u32 = SHARED_ROOTS + MAX_SHARED as u32;
+/// The shared-object slot of the console UART's device frame.
+const CONSOLE_UART_SHARED: usize = MAX_SHARED - 1;
 const SYSTEM_CONTROL_ROOT: u32 = THREAD_ROOTS + MAX_THREADS as u32;
 const IRQ_CONTROL_ROOT: u32 = SYSTEM_CONTROL_ROOT + 1;
 /// IRQ handler roots are allocated on demand from here.
@@ -105,6 +107,7 @@ pub fn create_system(kernel: &mut Kernel, system: &System<'static>) -> Result<()
         kernel.shared[i] = Shared {
             base,
             size: shared.size,
+            device: false,
         };
         originals.push((
             SHARED_ROOTS + i as u32,
@@ -115,6 +118,19 @@ pub fn create_system(kernel: &mut Kernel, system: &System<'static>) -> Result<()
         originals.push((
             THREAD_ROOTS + i as u32,
             original(ObjectType::Thread, i as u32),
+        ));
+    }
+    // The console UART's register page takes the last shared slot when the image leaves
+    // it free; a `ConsoleUart` grant is refused otherwise.
+    if system.shared.len() < MAX_SHARED {
+        kernel.shared[CONSOLE_UART_SHARED] = Shared {
+            base: kernel.uart_base & !(PAGE_SIZE - 1),
+            size: PAGE_SIZE,
+            device: true,
+        };
+        originals.push((
+            SHARED_ROOTS + CONSOLE_UART_SHARED as u32,
+            original(ObjectType::Frame, CONSOLE_UART_SHARED as u32),
         ));
     }
     originals.push((SYSTEM_CONTROL_ROOT, original(ObjectType::SystemControl, 0)));
@@ -372,6 +388,7 @@ fn grant_kind(object: GrantObject) -> ObjectType {
         GrantObject::Thread(_) => ObjectType::Thread,
         GrantObject::Shared(_) => ObjectType::Frame,
         GrantObject::SystemControl => ObjectType::SystemControl,
+        GrantObject::ConsoleUart => ObjectType::Frame,
     }
 }
 
@@ -390,6 +407,9 @@ fn grant_all(kernel: &mut Kernel, index: usize, task: &Task<'static>) -> Result<
             GrantObject::Shared(i) if (i as usize) < MAX_SHARED => root(SHARED_ROOTS + i),
             GrantObject::Thread(i) if (i as usize) < kernel.thread_count => root(THREAD_ROOTS + i),
             GrantObject::SystemControl => root(SYSTEM_CONTROL_ROOT),
+            GrantObject::ConsoleUart if kernel.shared[CONSOLE_UART_SHARED].device => {
+                root(SHARED_ROOTS + CONSOLE_UART_SHARED as u32)
+            }
             GrantObject::IrqControl => root(IRQ_CONTROL_ROOT),
             GrantObject::IrqHandler(line) => irq_root(kernel, line).map_err(refuse)?,
             _ => return Err(refuse(kernel_abi::Error::InvalidArgument)),
@@ -497,6 +517,11 @@ pub fn map_shared(
     } else {
         Access::ReadOnly
     };
+    let attributes = if object.device {
+        Attributes::user(MemoryKind::Device, access)
+    } else {
+        user(access)
+    };
     let mut tables = user_memory::TaskTables(&mut kernel.frames_allocator);
     paging::map(
         &mut tables,
@@ -504,7 +529,7 @@ pub fn map_shared(
         va,
         object.base,
         object.size,
-        user(access),
+        attributes,
         false,
     )
     .map_err(|e| match e {
