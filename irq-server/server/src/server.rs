@@ -295,6 +295,9 @@ impl Server {
         self.mirror_for(irq);
         let dispatch = self.pipeline.receive(CPU, irq);
         let action = self.act(irq, dispatch);
+        if action == Some(LineAction::MaskUntilAck) {
+            let _ = self.pipeline.mask_started(irq, sluice::sys::counter());
+        }
         match action {
             // A line waiting for its domain's ack, or one nobody owns, stays masked.
             Some(LineAction::MaskUntilAck) | Some(LineAction::Mask) | None => {}
@@ -508,6 +511,7 @@ impl Server {
                     .pipeline
                     .ack(cap, CPU, irq)
                     .map_err(|_| Error::Pipeline)?;
+                let _ = self.pipeline.mask_ended(irq, sluice::sys::counter());
                 let _ = control::unmask(self.control, unmask.0.0);
             }
             Request::AllocSynthetic => {
@@ -605,14 +609,18 @@ impl Server {
             }
             Request::Stats => {
                 let stats = self.pipeline.stats(irq).ok_or(Error::BadArgument)?;
-                reply = [
-                    stats.received,
-                    stats.oob_handled,
-                    stats.delivered,
-                    stats.logged,
-                    stats.replayed,
-                    stats.coalesced,
-                ];
+                reply = if w[1] == 1 {
+                    [stats.masked_time, stats.unhandled, 0, 0, 0, 0]
+                } else {
+                    [
+                        stats.received,
+                        stats.oob_handled,
+                        stats.delivered,
+                        stats.logged,
+                        stats.replayed,
+                        stats.coalesced,
+                    ]
+                };
             }
         }
         Ok(reply)
