@@ -294,13 +294,13 @@ impl Server {
         let irq = Irq(line);
         self.mirror_for(irq);
         let dispatch = self.pipeline.receive(CPU, irq);
-        let action = self.act(irq, dispatch);
-        if action == Some(LineAction::MaskUntilAck) {
-            let _ = self.pipeline.mask_started(irq, sluice::sys::counter());
-        }
-        match action {
-            // A line waiting for its domain's ack, or one nobody owns, stays masked.
-            Some(LineAction::MaskUntilAck) | Some(LineAction::Mask) | None => {}
+        match self.act(irq, dispatch) {
+            // A line waiting for its domain's ack stays masked; its masked time starts.
+            Some(LineAction::MaskUntilAck) => {
+                let _ = self.pipeline.mask_started(irq, sluice::sys::counter());
+            }
+            // One nobody owns stays masked.
+            Some(LineAction::Mask) | None => {}
             Some(LineAction::Keep) | Some(LineAction::Unmask) => {
                 let _ = control::unmask(self.control, line);
             }
