@@ -161,6 +161,8 @@ pub struct Stats {
     pub replayed: u64,
     /// Events merged into an entry already pending in a log.
     pub coalesced: u64,
+    /// Time the line spent masked waiting for its domain's ack, in system counter ticks.
+    pub masked_time: u64,
 }
 
 /// This task's in-band domain: its stall word, its event ring, its requests to the
@@ -474,6 +476,7 @@ impl Domain {
             replayed,
             coalesced,
         ] = self.call(Request::Stats, &[u64::from(irq.0)])?;
+        let [masked_time, ..] = self.call(Request::Stats, &[u64::from(irq.0), 1])?;
         Ok(Stats {
             received,
             oob_handled,
@@ -481,6 +484,7 @@ impl Domain {
             logged,
             replayed,
             coalesced,
+            masked_time,
         })
     }
 

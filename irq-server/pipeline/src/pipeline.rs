@@ -556,6 +556,21 @@ impl<const CPUS: usize, const DOMAINS: usize, const LINES: usize> Pipeline<CPUS,
         Ok(was)
     }
 
+    /// Copies the stall flag `domain` published for `cpu` (its stall word, which it writes
+    /// itself through its stall capability) into the state the decisions read. Only the
+    /// flag changes, never a log, so it is allowed from oob context too: an oob handler
+    /// that posts to a domain decides on that domain's word as it is at that moment.
+    pub fn mirror_stall(
+        &mut self,
+        domain: DomainId,
+        cpu: CpuId,
+        stalled: bool,
+    ) -> Result<(), Error> {
+        let (d, c) = (Self::domain_ix(domain)?, Self::cpu_ix(cpu)?);
+        self.domains[d].stalled[c] = stalled;
+        Ok(())
+    }
+
     /// Unstalls `cap.domain` on `cpu`; returns whether a [`sync`](Self::sync) is needed
     /// (its log on `cpu` is not empty). Until that sync, new events for the domain on
     /// `cpu` are logged behind the old ones, never delivered ahead of them. In-band only.

@@ -65,7 +65,9 @@ kernel_abi::code_enum! {
         /// Replies `w0` = 1 if line `w0` is handled out-of-band now, else 0.
         IsOob = 9,
         /// Replies the statistics of line `w0`: received, oob-handled, delivered, logged,
-        /// replayed, coalesced (`w0`..`w5`).
+        /// replayed, coalesced (`w0`..`w5`); with `w1` = 1 instead the time the line
+        /// spent masked waiting for its ack (system counter ticks) and the events nobody
+        /// owned (`w0`, `w1`).
         Stats = 10,
         /// Set up this domain's irq_work IRQ (a synthetic IRQ owned in-band by it, through
         /// which oob code queues work for it). Replies `w0` = its number.

@@ -113,6 +113,9 @@ pub struct OobContext<'a> {
     pub woke: u64,
     pipeline: &'a mut Pipe,
     control: Cap<IrqControl>,
+    /// The domain pages: a domain's stall word is mirrored just before the handler posts
+    /// to it (for an oob line nothing is mirrored until then).
+    domains: &'a [Option<DomainLink>; MAX_DOMAINS],
     posted: &'a mut u32,
     /// The irq_work IRQ a handler raised, acted on when it returns.
     raised: Option<(Dispatch, u8)>,
@@ -122,6 +125,7 @@ impl OobContext<'_> {
     /// `irq_post_inband`: puts `irq` into `domain`'s log from the oob stage; the domain
     /// runs it in-band (at once if unstalled, else when it unstalls).
     pub fn post_inband(&mut self, domain: u8, irq: u16) -> Result<(), pipeline::Error> {
+        mirror(self.pipeline, self.domains, DomainId(domain));
         let dispatch = self.pipeline.post_inband(CPU, DomainId(domain), Irq(irq))?;
         if matches!(
             dispatch,
@@ -136,6 +140,7 @@ impl OobContext<'_> {
     /// irq_work IRQ (at once if the domain is unstalled, else after it unstalls). Queueing
     /// again before it ran coalesces the IRQ, never the items.
     pub fn irq_work_queue(&mut self, domain: u8, item: u32) -> Result<(), pipeline::Error> {
+        mirror(self.pipeline, self.domains, DomainId(domain));
         match self
             .pipeline
             .irq_work_queue(CPU, DomainId(domain), pipeline::WorkItem(item))?
@@ -218,6 +223,14 @@ struct Server {
 }
 
 static SERVER: spin::Mutex<Option<Server>> = spin::Mutex::new(None);
+
+/// Copies `domain`'s stall word (this CPU's) from its page into the pipeline.
+fn mirror(pipeline: &mut Pipe, domains: &[Option<DomainLink>; MAX_DOMAINS], domain: DomainId) {
+    if let Some(link) = domains.get(usize::from(domain.0)).and_then(Option::as_ref) {
+        let stalled = link.page.stall[usize::from(CPU.0)].is_stalled();
+        let _ = pipeline.mirror_stall(domain, CPU, stalled);
+    }
+}
 
 /// Starts the oob stage with `handlers` and serves forever.
 pub fn run(handlers: &'static [OobHandler]) -> ! {
@@ -334,37 +347,15 @@ impl Server {
 
     /// Copies the domain's stall word into the pipeline before a decision about it.
     fn mirror(&mut self, domain: DomainId) {
-        let Some(stalled) = self
-            .page(domain)
-            .map(|page| page.stall[usize::from(CPU.0)].is_stalled())
-        else {
-            return;
-        };
-        if stalled != self.pipeline.is_stalled(domain, CPU)
-            && let Ok(cap) = self.pipeline.stall_cap(domain)
-        {
-            let _ = if stalled {
-                self.pipeline.stall(cap, CPU).map(drop)
-            } else {
-                self.pipeline.unstall(cap, CPU).map(drop)
-            };
-        }
+        mirror(&mut self.pipeline, &self.domains, domain);
     }
 
-    /// Mirrors the stall words the decision about `irq` may depend on: its in-band owner's,
-    /// or, for an oob line, every domain's (its handler may post events or queue irq_work
-    /// for any domain, and the pipeline decides those on the flags it has).
+    /// Mirrors the stall word the decision about `irq` depends on: its in-band owner's.
+    /// An oob line needs none: its handler runs whatever the domains do (invariant 1), and
+    /// [`OobContext`] mirrors a domain's word just before the handler posts to it.
     fn mirror_for(&mut self, irq: Irq) {
-        match self.pipeline.mode(irq) {
-            Some(pipeline::Mode::InBand { domain }) => self.mirror(domain),
-            Some(pipeline::Mode::Oob { .. }) => {
-                for domain in 0..MAX_DOMAINS as u8 {
-                    if self.domains[usize::from(domain)].is_some() {
-                        self.mirror(DomainId(domain));
-                    }
-                }
-            }
-            _ => {}
+        if let Some(pipeline::Mode::InBand { domain }) = self.pipeline.mode(irq) {
+            self.mirror(domain);
         }
     }
 
@@ -390,10 +381,13 @@ impl Server {
         let irq = Irq(line);
         self.mirror_for(irq);
         let dispatch = self.pipeline.receive(CPU, irq);
-        let action = self.act(irq, dispatch);
-        match action {
-            // A line waiting for its domain's ack, or one nobody owns, stays masked.
-            Some(LineAction::MaskUntilAck) | Some(LineAction::Mask) | None => {}
+        match self.act(irq, dispatch) {
+            // A line waiting for its domain's ack stays masked; its masked time starts.
+            Some(LineAction::MaskUntilAck) => {
+                let _ = self.pipeline.mask_started(irq, sluice::sys::counter());
+            }
+            // One nobody owns stays masked.
+            Some(LineAction::Mask) | None => {}
             Some(LineAction::Keep) | Some(LineAction::Unmask) => {
                 let _ = control::unmask(self.control, line);
             }
@@ -465,6 +459,7 @@ impl Server {
             woke: self.woke,
             pipeline: &mut self.pipeline,
             control: self.control,
+            domains: &self.domains,
             posted: &mut posted,
             raised: None,
         };
@@ -648,6 +643,7 @@ impl Server {
                     .pipeline
                     .ack(cap, CPU, irq)
                     .map_err(|_| Error::Pipeline)?;
+                let _ = self.pipeline.mask_ended(irq, sluice::sys::counter());
                 let _ = control::unmask(self.control, unmask.0.0);
             }
             Request::AllocSynthetic => {
@@ -745,14 +741,18 @@ impl Server {
             }
             Request::Stats => {
                 let stats = self.pipeline.stats(irq).ok_or(Error::BadArgument)?;
-                reply = [
-                    stats.received,
-                    stats.oob_handled,
-                    stats.delivered,
-                    stats.logged,
-                    stats.replayed,
-                    stats.coalesced,
-                ];
+                reply = if w[1] == 1 {
+                    [stats.masked_time, stats.unhandled, 0, 0, 0, 0]
+                } else {
+                    [
+                        stats.received,
+                        stats.oob_handled,
+                        stats.delivered,
+                        stats.logged,
+                        stats.replayed,
+                        stats.coalesced,
+                    ]
+                };
             }
         }
         Ok(reply)
@@ -804,6 +804,11 @@ fn serve(requests: Cap<Endpoint>) -> ! {
             let woke = sluice::cycles();
             if let Some(server) = SERVER.lock().as_mut() {
                 server.woke = woke;
+                // A line in word 0: the kernel handed it over directly (its ring was
+                // empty); whatever came after it is in the ring.
+                if info.length >= 1 {
+                    server.hardware_event(out.words[0] as u16);
+                }
                 server.drain_ring();
             }
             out = syscall(

@@ -57,7 +57,10 @@ crate::code_enum! {
         /// Route every hardware interrupt of CPU `w2` to the caller: the kernel
         /// acknowledges it, masks its line, appends the line number to the
         /// [`IrqRing`](crate::layout::IrqRing) in the shared frame of slot `w1`, and signals
-        /// the notification of slot `w0` (needs WRITE). Lines stay masked until `Unmask`,
+        /// the notification of slot `w0` (needs WRITE). When the caller waits in `Recv`
+        /// with that notification bound and clear (so its ring is drained), the kernel
+        /// instead hands the line over in the wake-up message itself: one word, `w0` =
+        /// the line, and nothing in the ring. Lines stay masked until `Unmask`,
         /// so a line is in the ring at most once and the ring never overflows. The
         /// kernel's own slice timer is never routed. `AlreadyInUse` if routed already.
         Route = 1,

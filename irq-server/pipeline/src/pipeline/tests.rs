@@ -484,3 +484,22 @@ fn the_state_fits_a_static() {
     // Recorded in the crate documentation; a change here is a change to review.
     assert!(size < 16 * 1024, "Pipeline<2, 4, 128> is {size} bytes");
 }
+
+#[test]
+fn mirror_stall_is_allowed_in_oob_context_and_decides_the_next_event() {
+    let (mut p, _, _) = setup();
+    assert_eq!(p.receive(C0, TIMER), Ok(Dispatch::RunOob { handler: H1 }));
+    // Inside the oob handler: the server copies A's published stall word.
+    p.mirror_stall(A, C0, true).unwrap();
+    assert!(p.is_stalled(A, C0));
+    assert_eq!(p.reentry_attempts(C0), 0, "a mirror is no re-entry");
+    assert!(matches!(
+        p.receive(C0, EDGE),
+        Ok(Dispatch::Logged { domain: A, .. })
+    ));
+    p.leave_oob(C0).unwrap();
+    assert_eq!(
+        p.mirror_stall(DomainId(9), C0, true),
+        Err(Error::NoSuchDomain(DomainId(9)))
+    );
+}

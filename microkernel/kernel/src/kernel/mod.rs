@@ -467,7 +467,6 @@ impl Kernel {
             irq::count_spurious();
             return None;
         };
-        ipc::push_routed(route.ring, line);
         // Fast path: the server waits in `Recv` with its notification bound and outranks
         // whatever ran: hand it the signal and run it now.
         let notification = &mut self.notifications[route.notification];
@@ -488,7 +487,16 @@ impl Kernel {
                     .highest_priority()
                     .is_none_or(|p| p < self.threads[server].priority)
             {
-                let word = core::mem::take(&mut notification.word) | route.badge;
+                let pending = core::mem::take(&mut notification.word);
+                // A clear notification means the server drained the ring before it
+                // waited: the line travels in the message and skips the ring.
+                let words = if pending == 0 {
+                    self.frames[server].x[2] = u64::from(line);
+                    1
+                } else {
+                    ipc::push_routed(route.ring, line);
+                    0
+                };
                 let mut queue = self.endpoints[endpoint].queue;
                 self.queue_remove(&mut queue, server);
                 self.endpoints[endpoint].queue = queue;
@@ -498,9 +506,9 @@ impl Kernel {
                 let frame = &mut self.frames[server];
                 frame.x[0] = 0;
                 frame.x[1] =
-                    kernel_abi::MessageInfo::new(kernel_abi::invocation::NOTIFICATION_LABEL, 0)
+                    kernel_abi::MessageInfo::new(kernel_abi::invocation::NOTIFICATION_LABEL, words)
                         .to_raw();
-                frame.x[8] = word;
+                frame.x[8] = pending | route.badge;
                 self.threads[server].state = State::Ready;
                 if let Some(current) = self.cpus[cpu].current
                     && self.threads[current].state == State::Ready
@@ -513,6 +521,7 @@ impl Kernel {
                 return Some(server);
             }
         }
+        ipc::push_routed(route.ring, line);
         self.signal(route.notification, route.badge);
         None
     }

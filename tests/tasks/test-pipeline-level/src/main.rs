@@ -101,6 +101,12 @@ fn main() {
         stats.ok().map(|s| s.received),
         Some(2),
     );
+    // Masked from the first event to the first ack: the 50 ms stall and 10 ms after.
+    checks.expect_eq(
+        "the masked time covers the 60 ms until the first ack",
+        stats.ok().map(|s| s.masked_time >= 60 * ms),
+        Some(true),
+    );
     println!("test-pipeline-level: timer line {}: {:?}", line.0, stats);
     checks.finish(&power)
 }

@@ -151,6 +151,7 @@ fn main() {
             logged: 1,
             replayed: 3,
             coalesced: 2,
+            masked_time: 0,
         }),
     );
     checks.expect_eq(
@@ -163,6 +164,7 @@ fn main() {
             logged: 1,
             replayed: 2,
             coalesced: 1,
+            masked_time: 0,
         }),
     );
 
@@ -191,6 +193,7 @@ fn main() {
             logged: 1,
             replayed: 3,
             coalesced: 2,
+            masked_time: 0,
         }),
     );
 

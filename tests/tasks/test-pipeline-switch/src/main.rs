@@ -178,6 +178,7 @@ fn main() {
             logged: 2,
             replayed: 200,
             coalesced: 198,
+            masked_time: 0,
         }),
     );
     checks.expect_eq(
