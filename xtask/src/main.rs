@@ -8,6 +8,7 @@ mod boards;
 mod image;
 mod lint;
 mod manifest;
+mod mutants;
 mod payload;
 mod programs;
 mod qemu;
@@ -56,6 +57,23 @@ enum Command {
         /// Skip lints and host tests (QEMU scenarios only).
         #[arg(long)]
         scenarios_only: bool,
+        /// Longer runs: more property-test cases (PROPTEST_CASES) and larger
+        /// model-checking bounds (INVARIANTS_DEEP=1).
+        #[arg(long)]
+        deep: bool,
+    },
+    /// Mutation testing of the pure crates with cargo-mutants (installed if missing): how
+    /// many mutants the tests catch. Results go to target/mutants/.
+    Mutants {
+        /// Only these crates (default: every pure crate).
+        #[arg(long = "package", short = 'p')]
+        packages: Vec<String>,
+        /// Parallel mutant builds (cargo-mutants --jobs).
+        #[arg(long, default_value_t = 1)]
+        jobs: usize,
+        /// Extra arguments passed to cargo-mutants as they are (after `--`).
+        #[arg(last = true)]
+        extra: Vec<String>,
     },
     /// Clippy (-D warnings) on every crate for its own target, and rustfmt --check.
     Lint,
@@ -109,7 +127,13 @@ fn main() {
         Command::Test {
             filter,
             scenarios_only,
-        } => test::run(filter.as_deref(), scenarios_only),
+            deep,
+        } => test::run(filter.as_deref(), scenarios_only, deep),
+        Command::Mutants {
+            packages,
+            jobs,
+            extra,
+        } => mutants::run(&packages, jobs, &extra),
         Command::Lint => lint::run().map(|ok| if ok { 0 } else { 1 }),
         Command::Bench { board, json } => bench::run(&board, &json),
         Command::ManifestCheck { name } => {

@@ -1,9 +1,22 @@
-//! `cargo xtask test`: lints, the manifest check, every host test, and every QEMU scenario
-//! on every board it supports, then one summary line `N passed, N failed`.
+//! `cargo xtask test`: lints, the manifest check, every host test (unit tests, property
+//! tests, the model checks of `tests/invariants`), the loom test of the stall page, and
+//! every QEMU scenario on every board it supports, then one summary line
+//! `N passed, N failed`.
+//!
+//! `--deep` runs the same with more: `PROPTEST_CASES` for every property test and
+//! `INVARIANTS_DEEP=1` for larger model-checking bounds (see `tests/INVARIANTS.md`).
 
 use crate::{boards, image, lint, manifest, qemu, scenarios, workspace_root};
 use anyhow::{Context, Result};
-use std::{collections::BTreeMap, io::BufRead, process::Stdio, time::Duration};
+use std::{
+    collections::BTreeMap,
+    io::BufRead,
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+/// Property-test cases per test with `--deep` (the tests' own defaults are 256 to 768).
+const DEEP_PROPTEST_CASES: &str = "4096";
 
 #[derive(Default)]
 struct Tally {
@@ -24,7 +37,7 @@ impl Tally {
 }
 
 /// Runs everything; returns the process exit code.
-pub fn run(filter: Option<&str>, scenarios_only: bool) -> Result<i32> {
+pub fn run(filter: Option<&str>, scenarios_only: bool, deep: bool) -> Result<i32> {
     let mut tally = Tally::default();
     if !scenarios_only {
         let lint_ok = lint::run()?;
@@ -32,7 +45,8 @@ pub fn run(filter: Option<&str>, scenarios_only: bool) -> Result<i32> {
         println!("manifest-check: every image manifest");
         let manifests_ok = manifest::check_all(&workspace_root(), None)?;
         tally.record("manifest-check", manifests_ok);
-        host_tests(&mut tally)?;
+        host_tests(&mut tally, deep)?;
+        loom_tests(&mut tally)?;
     }
     qemu::ensure_installed()?;
     run_scenarios(filter, &mut tally)?;
@@ -47,16 +61,60 @@ pub fn run(filter: Option<&str>, scenarios_only: bool) -> Result<i32> {
     Ok(if tally.failed == 0 { 0 } else { 1 })
 }
 
-/// `cargo test` over the host crates (the workspace's default members); each libtest test
-/// counts once in the summary.
-fn host_tests(tally: &mut Tally) -> Result<()> {
-    println!("host tests: cargo test");
-    let mut child = image::cargo()
+/// `cargo test` over the host crates (the workspace's default members, `tests/invariants`
+/// included); each libtest test counts once in the summary.
+fn host_tests(tally: &mut Tally, deep: bool) -> Result<()> {
+    let mut command = image::cargo();
+    command
         .current_dir(workspace_root())
-        .args(["test", "--quiet"])
+        .args(["test", "--quiet"]);
+    if deep {
+        println!(
+            "host tests: cargo test (deep: PROPTEST_CASES={DEEP_PROPTEST_CASES}, INVARIANTS_DEEP=1)"
+        );
+        command
+            .env("PROPTEST_CASES", DEEP_PROPTEST_CASES)
+            .env("INVARIANTS_DEEP", "1");
+    } else {
+        println!("host tests: cargo test");
+        command.env_remove("INVARIANTS_DEEP");
+    }
+    libtest(command, "host tests", tally)
+}
+
+/// The loom test of the stall page protocol (`irq-server/pipeline/tests/loom_stall_page.rs`):
+/// built with `--cfg loom` in its own target directory (`target/loom`, so it does not
+/// rebuild the host tests' dependencies), optimized, since loom explores every
+/// interleaving. LTO is off for this build only: it would only slow the build down.
+fn loom_tests(tally: &mut Tally) -> Result<()> {
+    println!("loom: cargo test -p pipeline --test loom_stall_page --release (--cfg loom)");
+    let mut command = image::cargo();
+    command
+        .current_dir(workspace_root())
+        .args([
+            "test",
+            "--quiet",
+            "--release",
+            "-p",
+            "pipeline",
+            "--test",
+            "loom_stall_page",
+        ])
+        .env("RUSTFLAGS", "--cfg loom")
+        .env("CARGO_TARGET_DIR", workspace_root().join("target/loom"))
+        .env("CARGO_PROFILE_RELEASE_LTO", "false")
+        .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16");
+    libtest(command, "loom", tally)
+}
+
+/// Runs a `cargo test` command, echoing its output, and adds each libtest test to the
+/// tally; a run that fails without a failed test (a build error) counts as one failure.
+fn libtest(mut command: Command, what: &str, tally: &mut Tally) -> Result<()> {
+    let start = Instant::now();
+    let mut child = command
         .stdout(Stdio::piped())
         .spawn()
-        .context("running cargo test")?;
+        .with_context(|| format!("running cargo test ({what})"))?;
     let stdout = child.stdout.take().context("cargo test stdout")?;
     let (mut passed, mut failed) = (0, 0);
     for line in std::io::BufReader::new(stdout).lines() {
@@ -80,13 +138,17 @@ fn host_tests(tally: &mut Tally) -> Result<()> {
         }
     }
     let status = child.wait()?;
+    println!(
+        "{what}: {passed} passed, {failed} failed in {:.0} s",
+        start.elapsed().as_secs_f64()
+    );
     tally.passed += passed;
     tally.failed += failed;
     if !status.success() && failed == 0 {
-        tally.record("host tests (cargo test did not complete)", false);
+        tally.record(&format!("{what} (cargo test did not complete)"), false);
     }
     if failed > 0 {
-        tally.failures.push(format!("{failed} host test(s)"));
+        tally.failures.push(format!("{failed} {what} test(s)"));
     }
     Ok(())
 }

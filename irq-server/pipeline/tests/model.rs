@@ -1200,9 +1200,18 @@ impl Harness {
     }
 }
 
+/// `PROPTEST_CASES` when set (`cargo xtask test --deep`), else `default`: an explicit
+/// `cases` in a config would otherwise override the environment.
+fn cases_from_env(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 600,
+        cases: cases_from_env(600),
         failure_persistence: None,
         ..ProptestConfig::default()
     })]

@@ -148,8 +148,17 @@ fn assert_same(q: &RunQueue<THREADS>, m: &Model) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// `PROPTEST_CASES` when set (`cargo xtask test --deep`), else `default`: an explicit
+/// `cases` in a config would otherwise override the environment.
+fn cases_from_env(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    #![proptest_config(ProptestConfig::with_cases(cases_from_env(512)))]
 
     #[test]
     fn run_queue_matches_model(ops in prop::collection::vec(op(), 1..120)) {

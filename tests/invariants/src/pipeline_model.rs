@@ -132,45 +132,57 @@ pub struct Bounds {
 }
 
 impl Bounds {
-    /// The bounds `cargo xtask test` runs with.
-    pub const CI: Bounds = Bounds {
-        events: 3,
-        switches: 2,
+    /// `cargo xtask test`, every kind of action: two events, one switch, one revocation,
+    /// one re-entry attempt; domain 0 stalls on both CPUs, domains 1 and 2 on CPU 0.
+    pub const ALL: Bounds = Bounds {
+        events: 2,
+        switches: 1,
         revokes: 1,
         reentries: 1,
         smp_domains: 1,
     };
-    /// The bounds of `cargo xtask test --deep`.
-    pub const DEEP: Bounds = Bounds {
+    /// `cargo xtask test`, event interleavings: four events (IRQs, injections, posts) with
+    /// every stall, unstall, sync and ack around them, no reconfiguration.
+    pub const EVENTS: Bounds = Bounds {
         events: 4,
-        switches: 2,
+        switches: 0,
+        revokes: 0,
+        reentries: 0,
+        smp_domains: 1,
+    };
+    /// `--deep`, every kind of action, three events, every domain on both CPUs.
+    pub const ALL_DEEP: Bounds = Bounds {
+        events: 3,
+        switches: 1,
         revokes: 1,
         reentries: 1,
         smp_domains: 3,
     };
+    /// `--deep`, event interleavings: five events, every domain on both CPUs.
+    pub const EVENTS_DEEP: Bounds = Bounds {
+        events: 5,
+        switches: 0,
+        revokes: 0,
+        reentries: 0,
+        smp_domains: 3,
+    };
 
-    /// `INVARIANTS_PIPELINE_BOUNDS=events,switches,revokes,reentries,smp_domains` if set,
-    /// else [`Bounds::DEEP`] with `INVARIANTS_DEEP=1`, else [`Bounds::CI`].
-    pub fn from_env() -> Bounds {
-        if let Ok(v) = std::env::var("INVARIANTS_PIPELINE_BOUNDS") {
-            let n: Vec<u8> = v
-                .split(',')
-                .map(|x| x.trim().parse().expect("a number"))
-                .collect();
-            assert_eq!(n.len(), 5, "INVARIANTS_PIPELINE_BOUNDS takes 5 numbers");
-            return Bounds {
-                events: n[0],
-                switches: n[1],
-                revokes: n[2],
-                reentries: n[3],
-                smp_domains: n[4],
-            };
-        }
-        if crate::deep() {
-            Bounds::DEEP
-        } else {
-            Bounds::CI
-        }
+    /// `INVARIANTS_PIPELINE_BOUNDS=events,switches,revokes,reentries,smp_domains`, if set
+    /// (for sizing bounds).
+    pub fn from_env() -> Option<Bounds> {
+        let v = std::env::var("INVARIANTS_PIPELINE_BOUNDS").ok()?;
+        let n: Vec<u8> = v
+            .split(',')
+            .map(|x| x.trim().parse().expect("a number"))
+            .collect();
+        assert_eq!(n.len(), 5, "INVARIANTS_PIPELINE_BOUNDS takes 5 numbers");
+        Some(Bounds {
+            events: n[0],
+            switches: n[1],
+            revokes: n[2],
+            reentries: n[3],
+            smp_domains: n[4],
+        })
     }
 }
 
@@ -769,8 +781,14 @@ impl State {
             Ok(switched) => {
                 let old = self.mode[l];
                 if switched.line != want_line {
+                    // An oob line left masked waits for an in-band ack: invariant 1.
+                    let bit = if matches!(new, Mode::Oob { .. }) {
+                        fault::OOB_AT_ONCE
+                    } else {
+                        fault::LINE_ACTIONS
+                    };
                     self.fail(
-                        fault::LINE_ACTIONS,
+                        bit,
                         format!(
                             "switch of line {l} to {new:?}: line action {:?}, want {want_line:?}",
                             switched.line
@@ -1251,7 +1269,7 @@ impl Model for PipelineModel {
     }
 
     fn properties(&self) -> Vec<Property<Self>> {
-        vec![
+        let mut properties = vec![
             Property::always(
                 "invariant 1: an oob handler runs at once, never held up",
                 inv1,
@@ -1275,77 +1293,115 @@ impl Model for PipelineModel {
                 "line actions: the controller masks exactly the unowned and until-ack lines",
                 line_actions,
             ),
-            Property::sometimes(
-                "an event logged while stalled is replayed after the unstall",
-                |_, s: &State| s.ledger.iter().any(|l| l.replayed > 0),
+        ];
+        let b = self.bounds;
+        let has_switch = b.switches > 0;
+        let sometimes: Vec<(bool, Property<Self>)> = vec![
+            (
+                true,
+                Property::sometimes(
+                    "an event logged while stalled is replayed after the unstall",
+                    |_, s: &State| s.ledger.iter().any(|l| l.replayed > 0),
+                ),
             ),
-            Property::sometimes(
-                "coalesced events replay as one entry with their count",
-                |_, s: &State| {
-                    LINE_SPECS.iter().any(|l| {
-                        s.p.stats(l.irq)
-                            .is_some_and(|st| st.coalesced > 0 && st.replayed >= 2)
-                    })
-                },
+            (
+                b.events >= 2,
+                Property::sometimes(
+                    "coalesced events replay as one entry with their count",
+                    |_, s: &State| {
+                        LINE_SPECS.iter().any(|l| {
+                            s.p.stats(l.irq)
+                                .is_some_and(|st| st.coalesced > 0 && st.replayed >= 2)
+                        })
+                    },
+                ),
             ),
-            Property::sometimes(
-                "an oob handler runs while the domain on that CPU is stalled",
-                |_, s: &State| {
-                    (0..CPUS).any(|c| {
-                        s.in_oob(c) && (0..DOMAINS).any(|d| s.phase[d][c] == Phase::Stalled)
-                    })
-                },
+            (
+                true,
+                Property::sometimes(
+                    "an oob handler runs while the domain on that CPU is stalled",
+                    |_, s: &State| {
+                        (0..CPUS).any(|c| {
+                            s.in_oob(c) && (0..DOMAINS).any(|d| s.phase[d][c] == Phase::Stalled)
+                        })
+                    },
+                ),
             ),
-            Property::sometimes(
-                "events wait behind older ones between an unstall and its sync",
-                |_, s: &State| {
-                    (0..DOMAINS).any(|d| {
-                        (0..CPUS)
-                            .any(|c| s.phase[d][c] == Phase::MustSync && s.log[d][c].len() >= 2)
-                    })
-                },
+            (
+                b.events >= 2,
+                Property::sometimes(
+                    "events wait behind older ones between an unstall and its sync",
+                    |_, s: &State| {
+                        (0..DOMAINS).any(|d| {
+                            (0..CPUS)
+                                .any(|c| s.phase[d][c] == Phase::MustSync && s.log[d][c].len() >= 2)
+                        })
+                    },
+                ),
             ),
-            Property::sometimes(
-                "a level line stays masked while its owner is stalled",
-                |_, s: &State| {
-                    matches!(s.mode[1], Mode::InBand { domain } if s.p.is_masked_until_ack(LINE_SPECS[1].irq)
-                    && s.phase[usize::from(domain.0)].contains(&Phase::Stalled))
-                },
+            (
+                true,
+                Property::sometimes(
+                    "a level line stays masked while its owner is stalled",
+                    |_, s: &State| {
+                        let irq = LINE_SPECS[1].irq;
+                        matches!(s.mode[1], Mode::InBand { domain }
+                            if s.p.is_masked_until_ack(irq)
+                                && s.phase[usize::from(domain.0)].contains(&Phase::Stalled))
+                    },
+                ),
             ),
-            Property::sometimes(
-                "a line switched to oob still replays to its old domain",
-                |_, s: &State| {
-                    (0..LINES).any(|l| {
-                        matches!(s.mode[l], Mode::Oob { .. })
-                            && s.log
-                                .iter()
-                                .flatten()
-                                .flatten()
-                                .any(|&(e, _)| usize::from(e) == l)
-                    })
-                },
+            (
+                has_switch,
+                Property::sometimes(
+                    "a line switched to oob still replays to its old domain",
+                    |_, s: &State| {
+                        (0..LINES).any(|l| {
+                            matches!(s.mode[l], Mode::Oob { .. })
+                                && s.log
+                                    .iter()
+                                    .flatten()
+                                    .flatten()
+                                    .any(|&(e, _)| usize::from(e) == l)
+                        })
+                    },
+                ),
             ),
-            Property::sometimes(
-                "a retired handler waits for a CPU still running it",
-                |_, s: &State| {
-                    s.retired.iter().any(|r| {
-                        (0..CPUS).any(|c| r.waiting[c] && s.running[c].contains(&r.handler))
-                    })
-                },
+            (
+                has_switch,
+                Property::sometimes(
+                    "a retired handler waits for a CPU still running it",
+                    |_, s: &State| {
+                        s.retired.iter().any(|r| {
+                            (0..CPUS).any(|c| r.waiting[c] && s.running[c].contains(&r.handler))
+                        })
+                    },
+                ),
             ),
-            Property::sometimes("a retired handler is reclaimed", |_, s: &State| {
-                s.reclaimed > 0
-            }),
-            Property::sometimes("a re-entry from oob context is caught", |_, s: &State| {
-                s.reentries.iter().any(|&n| n > 0)
-            }),
-            Property::sometimes(
-                "a domain works on with a new capability after a revoke",
-                |_, s: &State| {
-                    (0..DOMAINS).any(|d| s.held[d] > 0 && s.phase[d].contains(&Phase::Stalled))
-                },
+            (
+                has_switch,
+                Property::sometimes("a retired handler is reclaimed", |_, s: &State| {
+                    s.reclaimed > 0
+                }),
             ),
-        ]
+            (
+                b.reentries > 0,
+                Property::sometimes("a re-entry from oob context is caught", |_, s: &State| {
+                    s.reentries.iter().any(|&n| n > 0)
+                }),
+            ),
+            (
+                b.revokes > 0,
+                Property::sometimes(
+                    "a domain works on with a new capability after a revoke",
+                    |_, s: &State| {
+                        (0..DOMAINS).any(|d| s.held[d] > 0 && s.phase[d].contains(&Phase::Stalled))
+                    },
+                ),
+            ),
+        ];
+        properties.extend(sometimes.into_iter().filter(|(on, _)| *on).map(|(_, p)| p));
+        properties
     }
 }
 
@@ -1372,29 +1428,46 @@ fn check_refused<T: fmt::Debug>(
 
 // ----- properties ------------------------------------------------------------------------
 
+/// A property holds in `s` if no step broke it (`bit`) and, when no step broke anything,
+/// `state` holds. After a broken step the model's bookkeeping stopped following the
+/// pipeline, so only the property the step broke reports it.
+fn holds(s: &State, bit: u16, state: impl FnOnce() -> bool) -> bool {
+    if s.faults != 0 {
+        s.faults & bit == 0
+    } else {
+        state()
+    }
+}
+
 fn inv1(_: &PipelineModel, s: &State) -> bool {
-    s.faults & fault::OOB_AT_ONCE == 0
-        && (0..LINES).all(|l| {
+    holds(s, fault::OOB_AT_ONCE, || {
+        (0..LINES).all(|l| {
             let oob = matches!(s.mode[l], Mode::Oob { .. });
             // The pipeline says what the spec says, and an oob line is never masked.
             s.p.mode(LINE_SPECS[l].irq) == Some(s.mode[l])
                 && s.p.is_oob(LINE_SPECS[l].irq) == oob
                 && !(oob && s.masked[l])
         })
+    })
 }
 
 fn inv2(_: &PipelineModel, s: &State) -> bool {
-    s.faults & fault::NOTHING_WHILE_STALLED == 0
-        && (0..DOMAINS).all(|d| {
+    holds(s, fault::NOTHING_WHILE_STALLED, || {
+        (0..DOMAINS).all(|d| {
             (0..CPUS).all(|c| s.p.is_stalled(dom(d), cpu(c)) == (s.phase[d][c] == Phase::Stalled))
         })
+    })
 }
 
 fn inv3(_: &PipelineModel, s: &State) -> bool {
-    if s.faults & fault::NO_EVENT_LOST != 0 {
-        return false;
-    }
-    (0..LINES).all(|l| {
+    holds(s, fault::NO_EVENT_LOST, || {
+        (0..LINES).all(|l| balanced(s, l))
+    })
+}
+
+/// Line `l`'s events all went one way or wait in a log, and the statistics agree.
+fn balanced(s: &State, l: usize) -> bool {
+    {
         let irq = LINE_SPECS[l].irq;
         let pending: u64 = (0..DOMAINS)
             .flat_map(|d| (0..CPUS).map(move |c| (d, c)))
@@ -1422,12 +1495,12 @@ fn inv3(_: &PipelineModel, s: &State) -> bool {
             && st.unhandled == unhandled
             && st.replayed == replayed
             && st.logged + st.coalesced == replayed + pending
-    })
+    }
 }
 
 fn inv4(_: &PipelineModel, s: &State) -> bool {
-    s.faults & fault::REPLAY_IN_ORDER == 0
-        && (0..DOMAINS).all(|d| {
+    holds(s, fault::REPLAY_IN_ORDER, || {
+        (0..DOMAINS).all(|d| {
             (0..CPUS).all(|c| {
                 let real: Vec<Replayed> = s.p.pending(dom(d), cpu(c)).collect();
                 let spec: Vec<Replayed> = s.log[d][c]
@@ -1442,50 +1515,57 @@ fn inv4(_: &PipelineModel, s: &State) -> bool {
                 real == spec && (s.phase[d][c] != Phase::Enabled || real.is_empty())
             })
         })
+    })
 }
 
 fn inv5(_: &PipelineModel, s: &State) -> bool {
-    s.faults & fault::NO_REENTRY == 0
-        && (0..CPUS).all(|c| {
+    holds(s, fault::NO_REENTRY, || {
+        (0..CPUS).all(|c| {
             s.p.in_oob(cpu(c)) == s.in_oob(c) && s.p.reentry_attempts(cpu(c)) == s.reentries[c]
         })
+    })
 }
 
 fn inv6(_: &PipelineModel, s: &State) -> bool {
-    s.faults & fault::CAPABILITIES == 0
-        && (0..DOMAINS).all(|d| {
+    holds(s, fault::CAPABILITIES, || {
+        (0..DOMAINS).all(|d| {
             s.p.stall_cap(dom(d))
                 == Ok(StallCap {
                     domain: dom(d),
                     generation: s.generation[d],
                 })
         })
+    })
 }
 
 fn grace(_: &PipelineModel, s: &State) -> bool {
-    s.faults & fault::GRACE == 0
+    holds(s, fault::GRACE, || true)
 }
 
 fn line_actions(_: &PipelineModel, s: &State) -> bool {
-    s.faults & fault::LINE_ACTIONS == 0
-        && (0..LINES).all(|l| {
-            let irq = LINE_SPECS[l].irq;
-            let until_ack = s.p.is_masked_until_ack(irq);
-            let controller = if is_hardware(l) {
-                s.masked[l] == (s.mode[l] == Mode::Unassigned || until_ack)
-            } else {
-                !s.masked[l]
-            };
-            // A level line masked for its owner has an event in its log or an ack due:
-            // it cannot stay masked for nothing.
-            let not_stuck = match s.mode[l] {
-                Mode::InBand { domain } if until_ack => {
-                    let d = usize::from(domain.0);
-                    s.awaiting_ack[d] & (1 << l) != 0
-                        || s.log[d].iter().flatten().any(|&(e, _)| usize::from(e) == l)
-                }
-                _ => true,
-            };
-            controller && not_stuck
-        })
+    holds(s, fault::LINE_ACTIONS, || (0..LINES).all(|l| line_ok(s, l)))
+}
+
+/// The controller and the pipeline agree on line `l`, and it is not masked for nothing.
+fn line_ok(s: &State, l: usize) -> bool {
+    {
+        let irq = LINE_SPECS[l].irq;
+        let until_ack = s.p.is_masked_until_ack(irq);
+        let controller = if is_hardware(l) {
+            s.masked[l] == (s.mode[l] == Mode::Unassigned || until_ack)
+        } else {
+            !s.masked[l]
+        };
+        // A level line masked for its owner has an event in its log or an ack due:
+        // it cannot stay masked for nothing.
+        let not_stuck = match s.mode[l] {
+            Mode::InBand { domain } if until_ack => {
+                let d = usize::from(domain.0);
+                s.awaiting_ack[d] & (1 << l) != 0
+                    || s.log[d].iter().flatten().any(|&(e, _)| usize::from(e) == l)
+            }
+            _ => true,
+        };
+        controller && not_stuck
+    }
 }

@@ -217,8 +217,17 @@ fn at(now: u64, offset: i64) -> u64 {
     now.saturating_add_signed(offset)
 }
 
+/// `PROPTEST_CASES` when set (`cargo xtask test --deep`), else `default`: an explicit
+/// `cases` in a config would otherwise override the environment.
+fn cases_from_env(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(768))]
+    #![proptest_config(ProptestConfig::with_cases(cases_from_env(768)))]
 
     #[test]
     fn queue_matches_model(
