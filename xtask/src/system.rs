@@ -908,7 +908,7 @@ mod tests {
             "{ name",
             0,
             "capability 'c' names no object (give one of: endpoint, notification, thread, \
-             shared, irq, irq-control, system-control)",
+             shared, irq, irq-control, system-control, console-uart)",
         );
         refused(
             &format!(
