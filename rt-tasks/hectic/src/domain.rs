@@ -34,7 +34,7 @@ pub fn run() -> ! {
     if let Err(error) = timers.arm(0, tick.0, now() + period, period) {
         fail(format_args!("arming the in-band timer: {error}"));
     }
-    let deadline = crate::Deadline::from_args();
+    let deadline = Deadline::from_args();
     let mut seen = Seen::default();
     let mut on_event = |event: Event| {
         let count = u64::from(event.count);
@@ -46,7 +46,7 @@ pub fn run() -> ! {
         }
     };
     let (mut injected_flood, mut injected_storm, mut stalls, mut rounds) = (0u64, 0u64, 0u64, 0u64);
-    while !deadline_passed(&deadline) {
+    while !deadline.passed() {
         // A flood while stalled: logged once, coalesced after, one replay at unstall.
         domain.stall();
         for _ in 0..16 {
@@ -106,10 +106,6 @@ pub fn run() -> ! {
     }
     println!("hectic-domain: every event accounted for");
     idle()
-}
-
-fn deadline_passed(deadline: &Deadline) -> bool {
-    deadline.passed()
 }
 
 fn inject(domain: &Domain, irq: Irq) {

@@ -49,7 +49,7 @@ pub mod ring {
 
 /// Where the oob stage maps the UART and the ring page.
 const UART_VA: u64 = sluice::abi::layout::SHARED_MAP_BASE + 0x50_0000;
-const STATS_VA: u64 = UART_VA + 0x1000;
+const RING_VA: u64 = UART_VA + 0x1000;
 
 /// Longest FIFO drain per interrupt: the PL011's FIFO holds 32; a stuck `RXFE` can never
 /// keep the oob stage here for good.
@@ -57,7 +57,7 @@ const MAX_DRAIN: usize = 64;
 
 struct Driver {
     uart: Mapping,
-    stats: Mapping,
+    ring: Mapping,
     companion: u8,
 }
 
@@ -75,7 +75,7 @@ pub const HANDLER: OobHandler = OobHandler {
 pub enum StartError {
     /// This oob stage has no `uart` capability: the image has no oob UART driver.
     NotInImage,
-    /// `uart-stats` is missing, a mapping was refused, or `uart_companion` is missing.
+    /// `uart-ring` is missing, a mapping was refused, or `uart_companion` is missing.
     Misconfigured(&'static str),
 }
 
@@ -90,9 +90,9 @@ pub fn start() -> Result<(), StartError> {
     let uart = frame
         .map_view(UART_VA, true)
         .map_err(|_| StartError::Misconfigured("cannot map the UART"))?;
-    let stats = cap::<Frame>("uart-ring")
+    let ring = cap::<Frame>("uart-ring")
         .ok()
-        .and_then(|f| f.map_view(STATS_VA, true).ok())
+        .and_then(|f| f.map_view(RING_VA, true).ok())
         .ok_or(StartError::Misconfigured("no uart-ring page"))?;
     let companion = sluice::arg("uart_companion")
         .and_then(|text| text.parse::<u8>().ok())
@@ -101,7 +101,7 @@ pub fn start() -> Result<(), StartError> {
     let _ = uart.write_u32(pl011::IMSC, enabled);
     DRIVER.call_once(|| Driver {
         uart,
-        stats,
+        ring,
         companion,
     });
     Ok(())
@@ -109,7 +109,7 @@ pub fn start() -> Result<(), StartError> {
 
 fn on_receive(context: &mut OobContext<'_>) {
     let Some(driver) = DRIVER.get() else { return };
-    let page = &driver.stats;
+    let page = &driver.ring;
     let word = |index| page.read(index).unwrap_or(0);
     let (mut produced, consumed) = (word(ring::PRODUCED), word(ring::CONSUMED));
     let (mut received, mut dropped) = (0u64, 0u64);

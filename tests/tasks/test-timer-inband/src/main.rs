@@ -15,7 +15,7 @@
 #![no_main]
 #![deny(unsafe_code)]
 
-use irq_client::{Domain, Event, Irq};
+use irq_client::{Domain, Event};
 use sluice::{SystemControl, println, require_cap, testing::Checks};
 use timer_client::{Error, InbandTimers, TimerError, now, ns_from_ticks, ticks_from_ns};
 
@@ -180,7 +180,7 @@ fn main() -> ! {
     println!("test-timer-inband: the unstalled one-shot ran {late} ns after its deadline");
     checks.check(
         "delivered within 1 ms of its deadline",
-        ran.events == 1 && ran.last_irq == Irq(irq.0).0 && late < 1_000_000,
+        ran.events == 1 && ran.last_irq == irq.0 && late < 1_000_000,
         format_args!("{} events, {late} ns late", ran.events),
     );
     checks.finish(&power)
