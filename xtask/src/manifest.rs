@@ -135,6 +135,10 @@ pub struct TaskEntry {
     /// Capabilities, slot 1 first.
     #[serde(default)]
     pub caps: Vec<Spanned<CapEntry>>,
+    /// On an in-band domain of the pipeline (a task with an `irq-server` capability): the
+    /// interrupt lines it may attach, by role (`"timer"`, `"uart"`) or by number.
+    #[serde(default)]
+    pub irqs: Vec<Spanned<toml::Value>>,
 }
 
 /// A task's stack when the manifest gives none.

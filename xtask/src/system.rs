@@ -10,7 +10,8 @@
 
 use crate::manifest::{CapEntry, DEFAULT_STACK, Manifest, TaskEntry};
 use anyhow::Result;
-use boot_info::{Grant, GrantObject, Shared, System, Task};
+use boot_info::{Grant, GrantObject, IrqGrant, IrqLine, MAX_IRQ_GRANTS, Shared, System, Task};
+use irq_protocol::MAX_DOMAINS;
 use kernel_abi::{Rights, layout};
 use std::{collections::HashMap, ops::Range};
 use toml::Spanned;
@@ -81,8 +82,12 @@ struct Planner<'m> {
     notifications: Names<'m>,
     shared: Names<'m>,
     tasks: Names<'m>,
-    /// IRQ lines granted so far, and where.
+    /// IRQ lines granted to kernel handler capabilities so far, and where.
     irqs: HashMap<u32, Range<usize>>,
+    /// Lines granted to in-band domains of the pipeline (`irqs` keys) so far, and where.
+    domain_lines: HashMap<IrqLine, Range<usize>>,
+    /// Those grants, in manifest order, for the irq-server's record.
+    irq_grants: Vec<IrqGrant>,
 }
 
 impl<'m> Planner<'m> {
@@ -94,6 +99,8 @@ impl<'m> Planner<'m> {
             shared: Names::default(),
             tasks: Names::default(),
             irqs: HashMap::new(),
+            domain_lines: HashMap::new(),
+            irq_grants: Vec::new(),
         }
     }
 
@@ -149,13 +156,125 @@ impl<'m> Planner<'m> {
                 .0
                 .insert(name.get_ref(), (index as u32, name.span()));
         }
-        let tasks = manifest
+        let mut tasks: Vec<PlannedTask<'m>> = manifest
             .tasks
             .iter()
             .enumerate()
             .map(|(index, task)| self.task(index, task))
             .collect::<Result<_>>()?;
+        self.hand_over_irq_grants(&mut tasks)?;
         Ok(Plan { system, tasks })
+    }
+
+    /// Gives the domains' line grants to the irq-server: every task holding `irq-control`.
+    fn hand_over_irq_grants(&self, tasks: &mut [PlannedTask<'m>]) -> Result<()> {
+        if self.irq_grants.is_empty() {
+            return Ok(());
+        }
+        let mut handed = false;
+        for task in tasks.iter_mut().filter(|task| {
+            task.record
+                .grants
+                .iter()
+                .any(|grant| grant.object == GrantObject::IrqControl)
+        }) {
+            // `domain_irqs` kept the count within the capacity.
+            task.record.irq_grants = self.irq_grants.iter().copied().collect();
+            handed = true;
+        }
+        if handed {
+            return Ok(());
+        }
+        let first = self
+            .manifest
+            .tasks
+            .iter()
+            .find_map(|task| task.get_ref().irqs.first())
+            .map_or(0..0, Spanned::span);
+        Err(self.error(
+            first,
+            "interrupt lines are granted to a domain, but no task holds `irq-control` (the irq-server that would honour the grant)",
+        ))
+    }
+
+    /// The `irqs` of an in-band domain: lines it may attach through the irq-server.
+    fn domain_irqs(&mut self, task: &'m TaskEntry) -> Result<()> {
+        let Some(first) = task.irqs.first() else {
+            return Ok(());
+        };
+        // The server knows a domain by the badge of its request capability (domain + 1).
+        let badge = task
+            .caps
+            .iter()
+            .map(Spanned::get_ref)
+            .find(|cap| cap.name.get_ref() == "irq-server" && cap.endpoint.is_some())
+            .and_then(|cap| cap.badge.as_ref())
+            .map(|badge| *badge.get_ref());
+        let domain = match badge {
+            Some(badge) if (1..=MAX_DOMAINS as i64).contains(&badge) => (badge - 1) as u8,
+            _ => {
+                return Err(self.error(
+                    first.span(),
+                    format!(
+                        "task '{}' is granted interrupt lines but is no in-band domain: it needs an `irq-server` endpoint capability badged with its domain id + 1 (1..={MAX_DOMAINS})",
+                        task.name.get_ref()
+                    ),
+                ));
+            }
+        };
+        for irq in &task.irqs {
+            let line = match irq.get_ref() {
+                toml::Value::String(role) if role == "timer" => IrqLine::BoardTimer,
+                toml::Value::String(role) if role == "uart" => IrqLine::BoardUart,
+                toml::Value::Integer(number) => IrqLine::Number(self.line(*number, irq.span())?),
+                other => {
+                    return Err(self.error(
+                        irq.span(),
+                        format!(
+                            "{other} is not an interrupt line: give \"timer\", \"uart\" or a number (0..{IRQ_LINES})"
+                        ),
+                    ));
+                }
+            };
+            if let Some(first) = self.domain_lines.get(&line) {
+                return Err(self.error(
+                    irq.span(),
+                    format!(
+                        "{} is granted to two domains (first at {}); a line has one owner",
+                        describe(line),
+                        self.manifest.place(first.clone())
+                    ),
+                ));
+            }
+            if let IrqLine::Number(number) = line {
+                self.both_ways(number, irq.span(), self.irqs.get(&number))?;
+            }
+            if self.irq_grants.len() == MAX_IRQ_GRANTS {
+                return Err(self.error(
+                    irq.span(),
+                    format!("more than {MAX_IRQ_GRANTS} interrupt lines granted to domains (the boot-info limit)"),
+                ));
+            }
+            self.domain_lines.insert(line, irq.span());
+            self.irq_grants.push(IrqGrant { line, domain });
+        }
+        Ok(())
+    }
+
+    /// Refuses `line` when it was granted the other way too (to a kernel handler
+    /// capability and to a domain), at `other`: the kernel routes a line either to its
+    /// handler capability or to the irq-server, never both.
+    fn both_ways(&self, line: u32, span: Range<usize>, other: Option<&Range<usize>>) -> Result<()> {
+        match other {
+            None => Ok(()),
+            Some(other) => Err(self.error(
+                span,
+                format!(
+                    "IRQ {line} is granted both to a kernel handler capability and to a domain (other grant at {}); the kernel routes a line to one of them",
+                    self.manifest.place(other.clone())
+                ),
+            )),
+        }
     }
 
     fn task(&mut self, index: usize, entry: &'m Spanned<TaskEntry>) -> Result<PlannedTask<'m>> {
@@ -240,6 +359,7 @@ impl<'m> Planner<'m> {
             let grant = self.grant(cap, i as u32 + 1)?;
             self.push(&mut grants, grant, cap.span(), "capabilities in one task")?;
         }
+        self.domain_irqs(task)?;
         Ok(PlannedTask {
             crate_name: task.crate_name.get_ref(),
             place: self.manifest.place(entry.span()),
@@ -258,6 +378,7 @@ impl<'m> Planner<'m> {
                     .args
                     .as_ref()
                     .map_or("", |args| args.get_ref().as_str()),
+                irq_grants: heapless::Vec::new(),
             },
         })
     }
@@ -398,18 +519,7 @@ impl<'m> Planner<'m> {
 
     /// An IRQ line, granted to one handler only.
     fn irq(&mut self, irq: &Spanned<i64>) -> Result<u32> {
-        let line = u32::try_from(*irq.get_ref())
-            .ok()
-            .filter(|line| *line < IRQ_LINES)
-            .ok_or_else(|| {
-                self.error(
-                    irq.span(),
-                    format!(
-                        "IRQ {} is not an interrupt line (0..{IRQ_LINES})",
-                        irq.get_ref()
-                    ),
-                )
-            })?;
+        let line = self.line(*irq.get_ref(), irq.span())?;
         if let Some(first) = self.irqs.get(&line) {
             return Err(self.error(
                 irq.span(),
@@ -419,8 +529,23 @@ impl<'m> Planner<'m> {
                 ),
             ));
         }
+        let other = self.domain_lines.get(&IrqLine::Number(line));
+        self.both_ways(line, irq.span(), other)?;
         self.irqs.insert(line, irq.span());
         Ok(line)
+    }
+
+    /// An interrupt line number.
+    fn line(&self, number: i64, span: Range<usize>) -> Result<u32> {
+        u32::try_from(number)
+            .ok()
+            .filter(|line| *line < IRQ_LINES)
+            .ok_or_else(|| {
+                self.error(
+                    span,
+                    format!("IRQ {number} is not an interrupt line (0..{IRQ_LINES})"),
+                )
+            })
     }
 
     fn rights(&self, words: &[Spanned<String>]) -> Result<Rights> {
@@ -568,6 +693,15 @@ impl Kind {
     }
 }
 
+/// A line as messages name it.
+fn describe(line: IrqLine) -> String {
+    match line {
+        IrqLine::BoardTimer => "the board timer's line".into(),
+        IrqLine::BoardUart => "the console UART's line".into(),
+        IrqLine::Number(number) => format!("IRQ {number}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -646,6 +780,110 @@ mod tests {
             plan.tasks[1].place.ends_with("test.toml:20:1"),
             "{}",
             plan.tasks[1].place
+        );
+    }
+
+    /// An irq-server and in-band domains with `irqs`.
+    fn pipeline_system(domains: &[(&str, u32, &str)]) -> String {
+        let mut body = String::from("endpoints = [\"irq-requests\"]\n");
+        body += &task(
+            "server",
+            "caps = [{ name = \"irq-control\", irq-control = true }]",
+        );
+        for (name, badge, irqs) in domains {
+            body += &task(
+                name,
+                &format!(
+                    "irqs = {irqs}\ncaps = [{{ name = \"irq-server\", endpoint = \"irq-requests\", badge = {badge} }}]"
+                ),
+            );
+        }
+        body
+    }
+
+    #[test]
+    fn hands_domain_line_grants_to_the_irq_server() {
+        let text = format!(
+            "{HEAD}{}",
+            pipeline_system(&[("d0", 1, "[\"timer\", 40]"), ("d7", 8, "[\"uart\"]")])
+        );
+        let dir = write_tree(&text);
+        let manifest = load_with(&dir, &["a"]).unwrap();
+        let plan = plan(&manifest).unwrap().unwrap();
+        let grant = |line, domain| IrqGrant { line, domain };
+        assert_eq!(
+            plan.tasks[0].record.irq_grants,
+            [
+                grant(IrqLine::BoardTimer, 0),
+                grant(IrqLine::Number(40), 0),
+                grant(IrqLine::BoardUart, 7)
+            ]
+        );
+        // Only the irq-server's record carries the table.
+        assert!(plan.tasks[1].record.irq_grants.is_empty());
+    }
+
+    #[test]
+    fn refuses_bad_domain_line_grants() {
+        refused(
+            &pipeline_system(&[("d0", 1, "[\"timer\"]"), ("d1", 2, "[\"timer\"]")]),
+            "\"timer\"",
+            1,
+            "the board timer's line is granted to two domains (first at ",
+        );
+        refused(
+            &pipeline_system(&[("d0", 1, "[\"tick\"]")]),
+            "\"tick\"",
+            0,
+            "\"tick\" is not an interrupt line: give \"timer\", \"uart\" or a number (0..1024)",
+        );
+        refused(
+            &pipeline_system(&[("d0", 1, "[2000]")]),
+            "2000",
+            0,
+            "IRQ 2000 is not an interrupt line (0..1024)",
+        );
+        refused(
+            &pipeline_system(&[("d0", 9, "[40]")]),
+            "40]",
+            0,
+            "task 'd0' is granted interrupt lines but is no in-band domain: it needs an `irq-server` endpoint capability badged with its domain id + 1 (1..=8)",
+        );
+        refused(
+            &task("lonely", "irqs = [40]"),
+            "40]",
+            0,
+            "task 'lonely' is granted interrupt lines but is no in-band domain",
+        );
+        // A line is routed to a kernel handler capability or to the irq-server, not both;
+        // caught whichever grant comes first.
+        let handler = task("h", "caps = [{ name = \"line\", irq = 40 }]");
+        refused(
+            &format!("{}{handler}", pipeline_system(&[("d0", 1, "[40]")])),
+            "40 }",
+            0,
+            "IRQ 40 is granted both to a kernel handler capability and to a domain (other grant at ",
+        );
+        let domains = pipeline_system(&[("d0", 1, "[40]")]);
+        let (objects, tasks) = domains.split_at(domains.find("\n[[task]]").unwrap());
+        refused(
+            &format!("{objects}{handler}{tasks}"),
+            "40]",
+            0,
+            "IRQ 40 is granted both to a kernel handler capability and to a domain",
+        );
+        // Nobody to honour the grant.
+        refused(
+            &format!(
+                "endpoints = [\"irq-requests\"]\n{}",
+                task(
+                    "d0",
+                    "irqs = [\"uart\"]\ncaps = [{ name = \"irq-server\", endpoint = \"irq-requests\", badge = 1 }]"
+                )
+            ),
+            "\"uart\"",
+            0,
+            "interrupt lines are granted to a domain, but no task holds `irq-control`",
         );
     }
 

@@ -220,6 +220,9 @@ struct Server {
     work_stash: [([u32; pipeline::IRQ_WORK_ITEMS], usize); MAX_DOMAINS],
     /// Hardware lines a domain attached (owner).
     line_owner: [Option<DomainId>; pipeline::HW_IRQS as usize],
+    /// Hardware lines the manifest grants to each domain (`irqs`), from the start-info
+    /// page: a domain attaches only these.
+    granted: [Option<DomainId>; pipeline::HW_IRQS as usize],
 }
 
 static SERVER: spin::Mutex<Option<Server>> = spin::Mutex::new(None);
@@ -258,6 +261,23 @@ pub fn run_stage(stage: Stage) -> ! {
         stage.services.len()
     );
     serve(requests)
+}
+
+/// The manifest's line grants, by line (the kernel resolved the board roles and checked
+/// every line against the controller; the irq-server keeps only the lines and domains it
+/// can serve).
+fn granted_lines() -> [Option<DomainId>; pipeline::HW_IRQS as usize] {
+    let info = sluice::start_info();
+    let mut granted = [None; pipeline::HW_IRQS as usize];
+    let count = usize::try_from(info.irq_grant_count).unwrap_or(usize::MAX);
+    for grant in info.irq_grants.iter().take(count) {
+        if let Some(owner) = granted.get_mut(usize::from(grant.line))
+            && usize::from(grant.domain) < MAX_DOMAINS
+        {
+            *owner = Some(DomainId(grant.domain));
+        }
+    }
+    granted
 }
 
 fn fail(what: &str) -> ! {
@@ -310,6 +330,7 @@ impl Server {
             domain_stats: [[0; 4]; MAX_DOMAINS],
             work_stash: [([0; pipeline::IRQ_WORK_ITEMS], 0); MAX_DOMAINS],
             line_owner: [None; pipeline::HW_IRQS as usize],
+            granted: granted_lines(),
         }
     }
 
@@ -600,6 +621,9 @@ impl Server {
                     || u32::from(line) >= sluice::start_info().irq_lines
                 {
                     return Err(Error::BadArgument);
+                }
+                if self.granted[usize::from(line)] != Some(domain) {
+                    return Err(Error::NotYours);
                 }
                 if self.line_owner[usize::from(line)].is_some() {
                     return Err(Error::Busy);

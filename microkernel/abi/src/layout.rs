@@ -110,6 +110,27 @@ pub struct StartInfo {
     /// The task's argument string from its manifest (`args`), NUL padded: how one program
     /// is configured differently in different images (a period, a duration).
     pub args: [u8; ARGS_LEN],
+    /// Entries used in `irq_grants`.
+    pub irq_grant_count: u64,
+    /// In the irq-server's page only: the interrupt lines the manifest grants to in-band
+    /// domains (board roles already resolved to this board's numbers), so the server lets
+    /// a domain attach only what it was given.
+    pub irq_grants: [IrqGrantEntry; MAX_IRQ_GRANTS],
+}
+
+/// Most entries of [`StartInfo::irq_grants`].
+pub const MAX_IRQ_GRANTS: usize = 64;
+
+/// One interrupt line granted to an in-band domain, in [`StartInfo`].
+#[repr(C)]
+#[derive(Debug, Clone, Copy, FromBytes, IntoBytes, KnownLayout, Immutable)]
+pub struct IrqGrantEntry {
+    /// The line, in the controller's numbering.
+    pub line: u16,
+    /// The domain it is granted to (the irq-server's `DomainId`).
+    pub domain: u8,
+    /// Zero.
+    pub reserved: u8,
 }
 
 /// One capability in [`StartInfo`].

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 /// First bytes of the payload.
 pub const MAGIC: [u8; 8] = *b"SLUICEBI";
 /// Format version; bumped on any incompatible change.
-pub const VERSION: u32 = 3;
+pub const VERSION: u32 = 4;
 /// Size of the encoded [`Header`].
 pub const HEADER_LEN: usize = 16;
 /// Offset of the `image_size` field in the arm64 Image header.
@@ -68,6 +68,9 @@ pub const MAX_REGIONS: usize = 4;
 pub const MAX_GRANTS: usize = 48;
 /// Most shared-memory objects in an image.
 pub const MAX_SHARED: usize = 16;
+/// Most interrupt lines the manifest grants to in-band domains (`kernel_abi::layout::
+/// MAX_IRQ_GRANTS`, the size of the table in the irq-server's start-info page).
+pub const MAX_IRQ_GRANTS: usize = 64;
 
 /// The static system: kernel objects by index, and where each task's record is.
 ///
@@ -127,6 +130,32 @@ pub struct Task<'a> {
     /// The task's argument string (the manifest's `args`, at most
     /// `kernel_abi::layout::ARGS_LEN - 1` bytes), handed over in its start-info page.
     pub args: &'a str,
+    /// On the irq-server's record (the task holding `irq-control`): which in-band domain
+    /// each interrupt line is granted to (the manifest's `irqs` keys of the domains). The
+    /// kernel resolves the board roles and hands the table over in the start-info page;
+    /// the irq-server lets a domain attach only the lines granted to it.
+    pub irq_grants: heapless::Vec<IrqGrant, MAX_IRQ_GRANTS>,
+}
+
+/// One interrupt line granted to an in-band domain of the pipeline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IrqGrant {
+    /// The line.
+    pub line: IrqLine,
+    /// The domain (its `DomainId`: the badge of its `irq-server` capability minus one).
+    pub domain: u8,
+}
+
+/// An interrupt line as a manifest names it: by board role, since on boards with a device
+/// tree the numbers are only known at boot, or by number (controller numbering).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum IrqLine {
+    /// The board's EL1 physical timer interrupt.
+    BoardTimer,
+    /// The console UART's interrupt.
+    BoardUart,
+    /// A line by number.
+    Number(u32),
 }
 
 /// A load segment, copied from the payload into fresh frames at load and at every restart.
@@ -420,6 +449,17 @@ mod tests {
             start: true,
             timer_access: false,
             args: "",
+            irq_grants: heapless::Vec::from_slice(&[
+                IrqGrant {
+                    line: IrqLine::BoardTimer,
+                    domain: 0,
+                },
+                IrqGrant {
+                    line: IrqLine::Number(1019),
+                    domain: 7,
+                },
+            ])
+            .unwrap(),
         }
     }
 

@@ -4,7 +4,7 @@
 
 use super::{Kernel, SLOTS_PER_TASK, objects::*};
 use crate::arch::{self, user_memory};
-use boot_info::{GrantObject, SEGMENT_EXECUTE, SEGMENT_WRITE, System, Task};
+use boot_info::{GrantObject, IrqLine, SEGMENT_EXECUTE, SEGMENT_WRITE, System, Task};
 use core::fmt;
 use cspace::{Capability, ObjectRef, SlotId};
 use kernel_abi::{Badge, FaultKind, ObjectType, Rights, StartInfo, layout};
@@ -337,8 +337,33 @@ fn create_task(kernel: &mut Kernel, index: usize, task: &Task<'static>) -> Resul
     {
         return Err(bad("fault endpoint out of range"));
     }
+    if task
+        .irq_grants
+        .iter()
+        .any(|grant| granted_line(kernel, grant.line).is_none())
+    {
+        return Err(bad(
+            "an interrupt line granted to a domain is not on this board",
+        ));
+    }
     fill(kernel, index, task);
     Ok(())
+}
+
+// Every grant a record can hold fits the start-info page.
+const _: () = assert!(boot_info::MAX_IRQ_GRANTS <= layout::MAX_IRQ_GRANTS);
+
+/// The number of a line the manifest granted by role or by number; `None` when this board
+/// has no such line.
+fn granted_line(kernel: &Kernel, line: IrqLine) -> Option<u16> {
+    let number = match line {
+        IrqLine::BoardTimer => kernel.board_irqs.0,
+        IrqLine::BoardUart => kernel.board_irqs.1,
+        IrqLine::Number(number) => number,
+    };
+    (number < crate::irq::lines())
+        .then(|| u16::try_from(number).ok())
+        .flatten()
 }
 
 /// Refills a task's memory from its image record and resets its registers.
@@ -370,6 +395,19 @@ fn fill(kernel: &mut Kernel, index: usize, task: &Task<'static>) {
     info.irq_lines = crate::irq::lines();
     let args = task.args.len().min(layout::ARGS_LEN - 1);
     info.args[..args].copy_from_slice(&task.args.as_bytes()[..args]);
+    // `create_task` checked every line; a restart refills from the same record.
+    let mut count = 0;
+    for grant in &task.irq_grants {
+        if let (Some(entry), Some(line)) = (
+            info.irq_grants.get_mut(count),
+            granted_line(kernel, grant.line),
+        ) {
+            entry.line = line;
+            entry.domain = grant.domain;
+            count += 1;
+        }
+    }
+    info.irq_grant_count = count as u64;
     user_memory::write(thread.start_info, info.as_bytes());
 
     let frame = &mut kernel.frames[index];

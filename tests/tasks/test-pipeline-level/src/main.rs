@@ -1,7 +1,8 @@
 //! Pipeline test (image `test-pipeline-level`): a level-triggered line held asserted while
 //! its in-band domain is stalled causes no interrupt storm.
 //!
-//! The domain owns the board timer's line in-band and may program the timer. It arms a
+//! The domain owns the board timer's line in-band (the manifest grants it that line, and
+//! only that one) and may program the timer. It arms a
 //! deadline that has already passed, so the line asserts and stays asserted, and keeps
 //! itself stalled for 50 ms. The kernel masks the line when it routes the interrupt, the
 //! irq-server logs the event and leaves the line masked until the domain acks it, so the
@@ -13,7 +14,7 @@
 #![no_main]
 #![deny(unsafe_code)]
 
-use irq_client::{Domain, Event, Irq, Trigger};
+use irq_client::{Domain, Error, Event, Irq, Refusal, Trigger};
 use sluice::{SystemControl, println, require_cap, sys::counter, testing::Checks, timer};
 
 sluice::main!(main);
@@ -32,6 +33,11 @@ fn main() {
         sluice::sys::panic_trap(b"cannot connect")
     };
     let line = Irq(sluice::start_info().timer_irq as u16);
+    checks.expect_eq(
+        "a line the manifest does not grant (the UART's) is refused",
+        domain.attach(Irq(sluice::start_info().uart_irq as u16), Trigger::Level),
+        Err(Error::Refused(Refusal::NotYours)),
+    );
     checks.expect_eq(
         "the domain attaches the timer line in-band, level-triggered",
         domain.attach(line, Trigger::Level).is_ok(),
