@@ -223,9 +223,14 @@ impl GicV3Chip {
 
     /// Drops the running priority for `irq`; it stays active until `deactivate`.
     pub fn end_of_interrupt(irq: u32) {
-        if let Ok(id) = IntId::try_from(irq) {
-            GicCpuInterface::end_interrupt(id, InterruptGroup::Group1);
-        }
+        // By hand rather than `GicCpuInterface::end_interrupt`: `irq` is what IAR1 just
+        // gave, so it needs no `IntId` validation (a dozen instructions on the interrupt
+        // path, the one the pipeline's latency is measured on).
+        // SAFETY: a CPU-interface register write (ICC_EOIR1_EL1) of the INTID the
+        // acknowledge returned; no memory is accessed.
+        unsafe {
+            core::arch::asm!("msr S3_0_C12_C12_1, {}", in(reg) u64::from(irq), options(nostack))
+        };
     }
 
     /// Deactivates `irq` (ICC_DIR_EL1): it may fire again.

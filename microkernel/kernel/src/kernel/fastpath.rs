@@ -14,6 +14,12 @@ use kernel_abi::{ObjectType, Rights, Syscall, layout};
 
 /// Tries the fast path for the system call `thread` made; `Some(next)` if it was taken.
 pub fn attempt(kernel: &mut Kernel, cpu: usize, thread: ThreadId) -> Option<ThreadId> {
+    // A thread the interrupt fast path preempted is not in the run queue yet, and these
+    // paths read it: the general path settles it first. (Only the irq-server's calls
+    // meet this, once after each interrupt it was switched to.)
+    if kernel.preempted_cpus != 0 {
+        return None;
+    }
     match kernel.frames[thread].x[8] {
         n if n == Syscall::Call as u64 => call(kernel, cpu, thread),
         n if n == Syscall::ReplyRecv as u64 => reply_receive(kernel, cpu, thread),
@@ -57,9 +63,11 @@ fn call(kernel: &mut Kernel, cpu: usize, caller: ThreadId) -> Option<ThreadId> {
         kernel.threads[server].priority,
         kernel.threads[caller].priority,
     );
-    if server_priority < caller_priority
-        || (server_priority == caller_priority
-            && kernel.cpus[cpu].run_queue.has_ready_at(server_priority))
+    if server_priority < caller_priority {
+        return None;
+    }
+    if server_priority == caller_priority
+        && kernel.cpus[cpu].run_queue.has_ready_at(server_priority)
     {
         return None;
     }
@@ -95,10 +103,14 @@ fn reply_receive(kernel: &mut Kernel, cpu: usize, server: ThreadId) -> Option<Th
     }
     if kernel.threads[caller].state != State::AwaitingReply
         || kernel.endpoints[index].waiting == EndpointQueue::Senders
-        || kernel.cpus[cpu]
-            .run_queue
-            .highest_priority()
-            .is_some_and(|p| p >= kernel.threads[caller].priority)
+    {
+        return None;
+    }
+    kernel.settle(cpu);
+    if kernel.cpus[cpu]
+        .run_queue
+        .highest_priority()
+        .is_some_and(|p| p >= kernel.threads[caller].priority)
     {
         return None;
     }
