@@ -340,6 +340,20 @@ impl<const CPUS: usize, const DOMAINS: usize, const LINES: usize> Pipeline<CPUS,
     /// context (an oob handler injecting): delivering to an in-band domain means
     /// signalling its notification, not running in-band code, so it is no re-entry.
     pub fn receive(&mut self, cpu: CpuId, irq: Irq) -> Result<Dispatch, Error> {
+        self.receive_with_stall(cpu, irq, |_| None)
+    }
+
+    /// [`receive`](Self::receive), reading the owner's stall flag where it lives: for an
+    /// in-band line, `live_stall(owner)` gives the flag the domain published for `cpu`
+    /// (`None`: keep the mirrored one), which is mirrored ([`mirror_stall`]
+    /// (Self::mirror_stall)) before the decision. An oob line never calls it: its handler
+    /// runs whatever the domains do, so the irq-server reads no stall word on that path.
+    pub fn receive_with_stall(
+        &mut self,
+        cpu: CpuId,
+        irq: Irq,
+        live_stall: impl FnOnce(DomainId) -> Option<bool>,
+    ) -> Result<Dispatch, Error> {
         let c = Self::cpu_ix(cpu)?;
         if !irq.is_valid() {
             return Err(Error::NoSuchIrq(irq));
@@ -370,7 +384,11 @@ impl<const CPUS: usize, const DOMAINS: usize, const LINES: usize> Pipeline<CPUS,
                 } else {
                     LineAction::Keep
                 };
-                let stalled = self.domains[usize::from(domain.0)].stalled[c];
+                let flag = &mut self.domains[usize::from(domain.0)].stalled[c];
+                if let Some(live) = live_stall(domain) {
+                    *flag = live;
+                }
+                let stalled = *flag;
                 let log = &mut self.cpus[c].log;
                 if !stalled && log.is_empty(domain) {
                     line.stats.received += 1;

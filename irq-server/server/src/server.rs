@@ -400,9 +400,25 @@ impl Server {
 
     fn hardware_event(&mut self, line: u16) {
         let irq = Irq(line);
-        self.mirror_for(irq);
-        let dispatch = self.pipeline.receive(CPU, irq);
-        match self.act(irq, dispatch) {
+        // The owner's stall word is read only for an in-band line, and just before the
+        // decision; an oob line's handler runs whatever the domains do.
+        let domains = &self.domains;
+        let dispatch = self.pipeline.receive_with_stall(CPU, irq, |domain| {
+            domains
+                .get(usize::from(domain.0))
+                .and_then(Option::as_ref)
+                .map(|link| link.page.stall[usize::from(CPU.0)].is_stalled())
+        });
+        let action = match dispatch {
+            // The hot path, decided here rather than in `act`: the handler is one call
+            // away from the decision.
+            Ok(Dispatch::RunOob { handler }) => {
+                self.run_oob(irq, handler);
+                Some(LineAction::Keep)
+            }
+            other => self.act(irq, other),
+        };
+        match action {
             // A line waiting for its domain's ack stays masked; its masked time starts.
             Some(LineAction::MaskUntilAck) => {
                 let _ = self.pipeline.mask_started(irq, sluice::sys::counter());
@@ -415,19 +431,25 @@ impl Server {
         }
     }
 
+    /// Runs oob handler `handler` for `irq` (the pipeline has entered oob context).
+    #[inline(always)]
+    fn run_oob(&mut self, irq: Irq, handler: HandlerId) {
+        match self.handlers.get(usize::from(handler.0)) {
+            Some(oob) => {
+                let handle = oob.handle;
+                self.in_oob_context(irq.0, true, handle);
+            }
+            None => {
+                let _ = self.pipeline.leave_oob(CPU);
+            }
+        }
+    }
+
     /// Carries out a dispatch decision; returns what to do with the line.
     fn act(&mut self, irq: Irq, dispatch: Result<Dispatch, pipeline::Error>) -> Option<LineAction> {
         match dispatch {
             Ok(Dispatch::RunOob { handler }) => {
-                match self.handlers.get(usize::from(handler.0)) {
-                    Some(oob) => {
-                        let handle = oob.handle;
-                        self.in_oob_context(irq.0, true, handle);
-                    }
-                    None => {
-                        let _ = self.pipeline.leave_oob(CPU);
-                    }
-                }
+                self.run_oob(irq, handler);
                 Some(LineAction::Keep)
             }
             Ok(Dispatch::Deliver {
