@@ -106,7 +106,6 @@ fn reply_receive(kernel: &mut Kernel, cpu: usize, server: ThreadId) -> Option<Th
     {
         return None;
     }
-    kernel.settle(cpu);
     if kernel.cpus[cpu]
         .run_queue
         .highest_priority()
