@@ -177,6 +177,72 @@ fn unmaps_single_pages_only() {
     assert_eq!(unmap_page(&mut memory, root, 0x1000), None);
 }
 
+/// The MAIR_EL1 value gives each index the memory type its name says (Arm ARM, MAIR_EL1
+/// Attr<n> encodings), and leaves indices 4..7 zero.
+#[test]
+fn mair_value_encodes_each_named_index() {
+    let attr = |index: u64| (mair::VALUE >> (8 * index)) & 0xff;
+    assert_eq!(attr(mair::DEVICE_NGNRNE), 0x00, "Device-nGnRnE");
+    assert_eq!(
+        attr(mair::NORMAL_WB),
+        0xff,
+        "Normal, inner and outer write-back non-transient, read/write-allocate"
+    );
+    assert_eq!(attr(mair::DEVICE_NGNRE), 0x04, "Device-nGnRE");
+    assert_eq!(
+        attr(mair::NORMAL_NC),
+        0x44,
+        "Normal, inner and outer non-cacheable"
+    );
+    assert_eq!(mair::VALUE >> 32, 0, "indices 4..7 unused");
+}
+
+/// Leaf descriptor bits, written out from the architecture's field positions (VALID bit 0,
+/// AttrIndx 4:2, AP 7:6, SH 9:8, AF 10, nG 11, PXN 53, UXN 54), so a bit that
+/// `from_leaf` does not decode (VALID, AF, SH) cannot go missing unnoticed.
+#[test]
+fn leaf_bits_match_the_descriptor_format() {
+    const PXN: u64 = 1 << 53;
+    const UXN: u64 = 1 << 54;
+    let cases = [
+        // VALID | AttrIndx 1 | AP_RO | SH inner | AF
+        (Attributes::KERNEL_TEXT, 0x785 | UXN),
+        (Attributes::KERNEL_RODATA, 0x785 | UXN | PXN),
+        // VALID | AttrIndx 1 | SH inner | AF
+        (Attributes::KERNEL_DATA, 0x705 | UXN | PXN),
+        // VALID | AttrIndx 2 | AF: no shareability for device memory
+        (Attributes::KERNEL_DEVICE, 0x409 | UXN | PXN),
+        // VALID | AttrIndx 3 | AP_EL0 | SH inner | AF | nG
+        (
+            Attributes::user(MemoryKind::NormalUncached, Access::ReadWrite),
+            0xf4d | UXN | PXN,
+        ),
+        // VALID | AttrIndx 1 | AP_EL0 | AP_RO | SH inner | AF | nG
+        (
+            Attributes::user(MemoryKind::Normal, Access::ReadExecute),
+            0xfc5 | PXN,
+        ),
+        // VALID | AttrIndx 2 | AP_EL0 | AP_RO | AF | nG
+        (
+            Attributes::user(MemoryKind::Device, Access::ReadOnly),
+            0xcc9 | UXN | PXN,
+        ),
+        // VALID | AttrIndx 3 | AP_RO | SH inner | AF
+        (
+            Attributes::kernel(MemoryKind::NormalUncached, Access::ReadOnly),
+            0x78d | UXN | PXN,
+        ),
+    ];
+    for (attributes, bits) in cases {
+        assert_eq!(
+            attributes.leaf_bits(),
+            bits,
+            "{attributes:?}: {:#x} != {bits:#x}",
+            attributes.leaf_bits()
+        );
+    }
+}
+
 fn any_attributes() -> impl Strategy<Value = Attributes> {
     let kind = prop_oneof![
         Just(MemoryKind::Normal),
