@@ -177,6 +177,123 @@ fn unmaps_single_pages_only() {
     assert_eq!(unmap_page(&mut memory, root, 0x1000), None);
 }
 
+#[test]
+fn each_address_and_the_size_must_be_page_aligned() {
+    let (mut memory, root) = HostTables::new(16);
+    let attrs = Attributes::KERNEL_DATA;
+    for (va, pa, size) in [
+        (0x1001, 0x2000, PAGE_SIZE),
+        (0x1000, 0x2001, PAGE_SIZE),
+        (0x1000, 0x2000, PAGE_SIZE / 2),
+    ] {
+        assert_eq!(
+            map(&mut memory, root, va, pa, size, attrs, true),
+            Err(MapError::Misaligned),
+            "va {va:#x} pa {pa:#x} size {size:#x}"
+        );
+    }
+    assert_eq!(memory.tables.len(), 1, "nothing allocated");
+}
+
+#[test]
+fn the_last_page_of_the_address_spaces_can_be_mapped() {
+    let (mut memory, root) = HostTables::new(16);
+    let attrs = Attributes::KERNEL_DATA;
+    let top = 1 << VA_BITS;
+    // Ends exactly at the top of the 48-bit space, virtual (upper half) and physical.
+    map(
+        &mut memory,
+        root,
+        u64::MAX - (PAGE_SIZE - 1),
+        top - PAGE_SIZE,
+        PAGE_SIZE,
+        attrs,
+        true,
+    )
+    .unwrap();
+    assert_eq!(
+        translate(&mut memory, root, u64::MAX).map(|t| t.pa),
+        Some(top - 1)
+    );
+    // The same low 48 bits index the tables: a lower-half address in fresh tables.
+    let (mut memory, root) = HostTables::new(16);
+    map(
+        &mut memory,
+        root,
+        top - PAGE_SIZE,
+        0,
+        PAGE_SIZE,
+        attrs,
+        true,
+    )
+    .unwrap();
+    // One page further is outside.
+    assert_eq!(
+        map(&mut memory, root, 0x1000, top, PAGE_SIZE, attrs, true),
+        Err(MapError::OutOfRange)
+    );
+    assert_eq!(
+        map(
+            &mut memory,
+            root,
+            0x1000,
+            top - PAGE_SIZE,
+            2 * PAGE_SIZE,
+            attrs,
+            true
+        ),
+        Err(MapError::OutOfRange)
+    );
+}
+
+#[test]
+fn a_mapping_next_to_an_existing_one_is_not_an_overlap() {
+    let (mut memory, root) = HostTables::new(16);
+    let attrs = Attributes::KERNEL_DATA;
+    map(&mut memory, root, 0x2000, 0x9000, PAGE_SIZE, attrs, true).unwrap();
+    map(&mut memory, root, 0x1000, 0x8000, PAGE_SIZE, attrs, true).unwrap();
+    assert_eq!(
+        translate(&mut memory, root, 0x1000).map(|t| t.pa),
+        Some(0x8000)
+    );
+}
+
+/// Like the MMU, `translate` treats the reserved encodings as faults: a block descriptor
+/// at level 0 (no 512 GiB blocks with a 4 KiB granule) and a level-3 entry with bit 1
+/// clear.
+#[test]
+fn reserved_encodings_do_not_translate() {
+    let (mut memory, root) = HostTables::new(16);
+    let leaf = Attributes::KERNEL_DATA.leaf_bits();
+    memory.table(root).0[index(0, 0)] = leaf | 0b01;
+    assert_eq!(translate(&mut memory, root, 0x1000), None, "level-0 block");
+
+    let (mut memory, root) = HostTables::new(16);
+    let va = 0x4000_3000;
+    map(
+        &mut memory,
+        root,
+        va,
+        0x8000,
+        PAGE_SIZE,
+        Attributes::KERNEL_DATA,
+        true,
+    )
+    .unwrap();
+    let mut table = root;
+    for level in 0..3 {
+        table = memory.table(table).0[index(va, level)] & ADDRESS_MASK;
+    }
+    let entry = &mut memory.table(table).0[index(va, 3)];
+    assert_eq!(*entry & 0b11, 0b11);
+    *entry &= !0b10;
+    assert_eq!(
+        translate(&mut memory, root, va),
+        None,
+        "level-3 block encoding"
+    );
+}
+
 /// The MAIR_EL1 value gives each index the memory type its name says (Arm ARM, MAIR_EL1
 /// Attr<n> encodings), and leaves indices 4..7 zero.
 #[test]
