@@ -1262,6 +1262,23 @@ mod tests {
             Err("a parent chain has a cycle")
         );
 
+        // A sibling list as long as the table, and finite: every slot is a child of 1,
+        // 1 among them (its own parent). The list 0 -> 1 -> 2 ends; what is wrong is the
+        // parent chain 1 -> 1, and the check must say that, not that the list does not end.
+        let mut t = CapTable::<3>::new();
+        t.insert_original(s(0), Capability::new(EP, Rights::ALL))
+            .unwrap();
+        t.copy(s(0), s(1)).unwrap();
+        t.copy(s(1), s(2)).unwrap();
+        for i in 0..3 {
+            t.slots[i].parent = Link::to(1);
+            t.slots[i].first_child = Link::NONE;
+            t.slots[i].prev_sibling = if i == 0 { Link::NONE } else { Link::to(i - 1) };
+            t.slots[i].next_sibling = if i == 2 { Link::NONE } else { Link::to(i + 1) };
+        }
+        t.slots[1].first_child = Link::to(0);
+        assert_eq!(t.check_consistency(), Err("a parent chain has a cycle"));
+
         // The object rings.
         assert_eq!(
             check_after(|t| t.slots[4].next_same = Link::NONE),
