@@ -71,6 +71,10 @@ enum Command {
         /// Parallel mutant builds (cargo-mutants --jobs).
         #[arg(long, default_value_t = 1)]
         jobs: usize,
+        /// Only the first pass (each crate's own tests): skip the model checks of
+        /// tests/invariants against the survivors of pipeline and cspace (slow).
+        #[arg(long)]
+        own_tests_only: bool,
         /// Extra arguments passed to cargo-mutants as they are (after `--`).
         #[arg(last = true)]
         extra: Vec<String>,
@@ -132,8 +136,9 @@ fn main() {
         Command::Mutants {
             packages,
             jobs,
+            own_tests_only,
             extra,
-        } => mutants::run(&packages, jobs, &extra),
+        } => mutants::run(&packages, jobs, own_tests_only, &extra),
         Command::Lint => lint::run().map(|ok| if ok { 0 } else { 1 }),
         Command::Bench { board, json } => bench::run(&board, &json),
         Command::ManifestCheck { name } => {

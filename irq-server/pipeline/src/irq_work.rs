@@ -86,3 +86,53 @@ impl IrqWorkQueue {
         batch
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Through `Pipeline::irq_work_queue` these are not observable: it never pushes to a
+    // full queue (it checks `is_full` first, and the push refuses anyway), and the undo
+    // path runs only if raising the IRQ fails, which it cannot for a line the domain owns
+    // in-band. The queue's own contract is checked here.
+
+    #[test]
+    fn full_queue_says_so_and_refuses() {
+        let mut q = IrqWorkQueue::new();
+        for i in 0..IRQ_WORK_ITEMS as u32 {
+            assert!(!q.is_full());
+            assert_eq!(q.push(WorkItem(i)), Ok(i == 0), "only the first raises");
+        }
+        assert!(q.is_full());
+        assert_eq!(q.push(WorkItem(99)), Err(WorkItem(99)));
+        assert_eq!(q.run().len(), IRQ_WORK_ITEMS);
+        assert!(!q.is_full());
+    }
+
+    #[test]
+    fn undo_push_restores_the_queue_and_the_raised_flag() {
+        let mut q = IrqWorkQueue::new();
+        assert!(!q.raised());
+        let before = q.clone();
+        assert_eq!(q.push(WorkItem(1)), Ok(true));
+        assert!(q.raised());
+        q.undo_push(false);
+        assert_eq!(
+            q, before,
+            "the first item undone: nothing queued, not raised"
+        );
+        assert!(!q.raised());
+
+        assert_eq!(q.push(WorkItem(1)), Ok(true));
+        let before = q.clone();
+        assert_eq!(q.push(WorkItem(2)), Ok(false));
+        q.undo_push(true);
+        assert_eq!(
+            q, before,
+            "a second item undone: the first stays, still raised"
+        );
+        assert!(q.raised());
+        assert_eq!(q.run().as_slice(), &[WorkItem(1)]);
+        assert!(!q.raised());
+    }
+}

@@ -228,4 +228,39 @@ mod tests {
         assert_eq!(Request::from_code(0), None);
         assert_eq!(Error::from_code(2).map(Error::name), Some("NotYours"));
     }
+
+    #[test]
+    fn room_counts_free_slots_as_the_ring_fills_and_drains() {
+        let ring = EventRing::EMPTY;
+        assert_eq!(ring.room(), EVENT_SLOTS);
+        for i in 0..3 {
+            assert!(ring.push(Event { irq: i, count: 1 }));
+        }
+        assert_eq!(ring.room(), EVENT_SLOTS - 3);
+        ring.pop().unwrap();
+        assert_eq!(ring.room(), EVENT_SLOTS - 2, "a pop frees a slot");
+        while ring.push(Event { irq: 1, count: 1 }) {}
+        assert_eq!(ring.room(), 0);
+        ring.pop().unwrap();
+        assert_eq!(ring.room(), 1);
+    }
+
+    #[test]
+    fn every_irq_and_count_survives_the_slot_word() {
+        let ring = EventRing::EMPTY;
+        for event in [
+            Event {
+                irq: u16::MAX,
+                count: u32::MAX,
+            },
+            Event { irq: 0, count: 0 },
+            Event {
+                irq: 0x8001,
+                count: 0x1_0001,
+            },
+        ] {
+            assert!(ring.push(event));
+            assert_eq!(ring.pop(), Some(event));
+        }
+    }
 }

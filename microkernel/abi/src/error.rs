@@ -187,4 +187,16 @@ mod tests {
             assert!(e.to_string().starts_with(e.name()));
         }
     }
+
+    #[test]
+    fn unknown_codes_say_which() {
+        assert_eq!(
+            UnknownError(42).to_string(),
+            "unknown kernel status code 42"
+        );
+        assert_eq!(
+            UnknownError(u32::MAX).to_string(),
+            "unknown kernel status code 4294967295"
+        );
+    }
 }

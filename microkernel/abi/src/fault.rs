@@ -59,3 +59,36 @@ impl FaultKind {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KINDS: [(u64, FaultKind, &str); 7] = [
+        (1, FaultKind::DataAbort, "data abort"),
+        (2, FaultKind::InstructionAbort, "instruction abort"),
+        (3, FaultKind::UndefinedInstruction, "undefined instruction"),
+        (4, FaultKind::Alignment, "alignment fault"),
+        (5, FaultKind::BadSyscall, "bad system call"),
+        (6, FaultKind::Panic, "panic"),
+        (7, FaultKind::Other, "other exception"),
+    ];
+
+    #[test]
+    fn fault_words_decode_to_their_kind_and_nothing_else_does() {
+        for (word, kind, _) in KINDS {
+            assert_eq!(kind as u64, word);
+            assert_eq!(FaultKind::from_word(word), Some(kind));
+        }
+        for word in [0, 8, 0xfa17, u64::MAX] {
+            assert_eq!(FaultKind::from_word(word), None, "word {word}");
+        }
+    }
+
+    #[test]
+    fn each_kind_has_its_log_name() {
+        for (_, kind, name) in KINDS {
+            assert_eq!(kind.name(), name);
+        }
+    }
+}

@@ -134,3 +134,25 @@ impl ThreadState {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thread_state_words_decode_to_their_state_and_nothing_else_does() {
+        let states = [
+            (1, ThreadState::Ready),
+            (2, ThreadState::Blocked),
+            (3, ThreadState::Suspended),
+            (4, ThreadState::Faulted),
+        ];
+        for (word, state) in states {
+            assert_eq!(state as u64, word);
+            assert_eq!(ThreadState::from_word(word), Some(state));
+        }
+        for word in [0, 5, u64::MAX] {
+            assert_eq!(ThreadState::from_word(word), None, "word {word}");
+        }
+    }
+}

@@ -135,4 +135,15 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn names_are_the_variant_names_and_display_shows_them() {
+        extern crate std;
+        use std::{format, string::ToString};
+        for t in ObjectType::ALL {
+            assert_eq!(t.name(), format!("{t:?}"));
+            assert_eq!(t.to_string(), t.name());
+        }
+        assert_eq!(ObjectType::StallCap.to_string(), "StallCap");
+    }
 }

@@ -1106,4 +1106,205 @@ mod tests {
             Err(Error::WrongObjectType)
         );
     }
+
+    /// A small consistent table to corrupt, built through the API: slot 0 an endpoint
+    /// original with children 1 (first) and 2; slot 3 a badged read-only child of 1;
+    /// slot 4 a notification original (a root alone in its ring); 5..7 empty. The
+    /// endpoint ring is 0 -> 1 -> 3 -> 2 -> 0.
+    fn healthy() -> CapTable<8> {
+        let mut t = CapTable::<8>::new();
+        t.insert_original(s(0), Capability::new(EP, Rights::ALL))
+            .unwrap();
+        // A new child goes first in its parent's list: 2 then 1 leaves 1 first.
+        t.copy(s(0), s(2)).unwrap();
+        t.copy(s(0), s(1)).unwrap();
+        t.mint(s(1), s(3), Rights::READ, Some(Badge::new(7)))
+            .unwrap();
+        t.insert_original(s(4), Capability::new(NTFN, Rights::ALL))
+            .unwrap();
+        t
+    }
+
+    /// `check_consistency` on [`healthy`] after `corrupt`.
+    fn check_after(corrupt: impl FnOnce(&mut CapTable<8>)) -> Result<(), &'static str> {
+        let mut t = healthy();
+        corrupt(&mut t);
+        t.check_consistency()
+    }
+
+    /// The table's self-check is the oracle of every other test and of the model checks,
+    /// so it must itself fail: each corruption below breaks one link (or capability) the
+    /// check verifies, and the check must report exactly that rule. The corruptions are
+    /// chosen so that no check run earlier (slots are checked in index order, the tree
+    /// before the ring) sees the damage first.
+    #[test]
+    fn check_consistency_reports_each_kind_of_corruption() {
+        let t = healthy();
+        assert_eq!(t.check_consistency(), Ok(()));
+        assert_eq!(t.slots[0].first_child, Link::to(1));
+        assert_eq!(t.slots[1].next_sibling, Link::to(2));
+        assert_eq!(t.slots[0].next_same, Link::to(1));
+        assert_eq!(t.slots[1].next_same, Link::to(3));
+        assert_eq!(t.slots[3].next_same, Link::to(2));
+        assert_eq!(t.slots[2].next_same, Link::to(0));
+
+        // First pass: the links themselves.
+        for link in 0..6 {
+            let result = check_after(|t| {
+                let e = &mut t.slots[5];
+                let l = [
+                    &mut e.parent,
+                    &mut e.first_child,
+                    &mut e.prev_sibling,
+                    &mut e.next_sibling,
+                    &mut e.prev_same,
+                    &mut e.next_same,
+                ];
+                *l.into_iter().nth(link).unwrap() = Link::to(0);
+            });
+            assert_eq!(result, Err("an empty slot has links"), "link {link}");
+        }
+        let outside = "a link points outside the table or to an empty slot";
+        assert_eq!(check_after(|t| t.slots[4].parent = Link(8)), Err(outside));
+        assert_eq!(
+            check_after(|t| t.slots[4].first_child = Link::to(6)),
+            Err(outside)
+        );
+
+        // The capability itself.
+        assert_eq!(
+            check_after(|t| {
+                t.slots[4].cap = Some(Capability::new(NTFN, Rights::from_bits_retain(0x80)));
+            }),
+            Err("a stored capability is not well formed")
+        );
+
+        // The derivation tree.
+        let has_siblings = Err("a root has siblings");
+        assert_eq!(
+            check_after(|t| t.slots[4].next_sibling = Link::to(0)),
+            has_siblings
+        );
+        assert_eq!(
+            check_after(|t| t.slots[4].prev_sibling = Link::to(0)),
+            has_siblings
+        );
+        // 1 forgets its only child 3, which still names 1 as its parent.
+        assert_eq!(
+            check_after(|t| t.slots[1].first_child = Link::NONE),
+            Err("a first child is not its parent's first child")
+        );
+        assert_eq!(
+            check_after(|t| t.slots[3].next_sibling = Link::to(3)),
+            Err("a sibling list does not end")
+        );
+        // 2 drops out of its parent's list (its own back link is not looked at first).
+        assert_eq!(
+            check_after(|t| t.slots[1].next_sibling = Link::NONE),
+            Err("a sibling list misses a child")
+        );
+        assert_eq!(
+            check_after(|t| {
+                t.slots[0].cap = Some(Capability::new(EP, Rights::READ));
+            }),
+            Err("a derived capability has more rights than its parent")
+        );
+        assert_eq!(
+            check_after(|t| {
+                let badged = |b| Capability::new(EP, Rights::READ).with_badge(Badge::new(b));
+                t.slots[1].cap = Some(badged(7));
+                t.slots[3].cap = Some(badged(8));
+            }),
+            Err("a derived capability lost its parent's badge")
+        );
+        let no_way_back = Err("a first child does not point back to its parent");
+        // 4 is a root: its parent is not 1.
+        assert_eq!(
+            check_after(|t| t.slots[1].first_child = Link::to(4)),
+            no_way_back
+        );
+        // 2 has the right parent but a previous sibling.
+        assert_eq!(
+            check_after(|t| t.slots[0].first_child = Link::to(2)),
+            no_way_back
+        );
+        let disagree = Err("sibling links disagree");
+        // 1 -> 2 but 2 <- 3.
+        assert_eq!(
+            check_after(|t| t.slots[2].prev_sibling = Link::to(3)),
+            disagree
+        );
+        // 1 -> 2 and 2 <- 1, but 2 names 1 as its parent; 4 takes its place among 0's
+        // children so that the list length still matches.
+        assert_eq!(
+            check_after(|t| {
+                t.slots[2].parent = Link::to(1);
+                t.slots[4].parent = Link::to(0);
+            }),
+            disagree
+        );
+        // 0's children listed 2 -> 1: 1 is checked before anything that lists it. It names
+        // 0 as its previous sibling, but 0's next sibling is not 1.
+        let mut t = CapTable::<4>::new();
+        t.insert_original(s(0), Capability::new(EP, Rights::ALL))
+            .unwrap();
+        t.copy(s(0), s(1)).unwrap();
+        t.copy(s(0), s(2)).unwrap();
+        assert_eq!(t.check_consistency(), Ok(()));
+        t.slots[1].prev_sibling = Link::to(0);
+        assert_eq!(t.check_consistency(), disagree);
+        // 4 is its own parent (and first child): only the parent chain says so.
+        assert_eq!(
+            check_after(|t| {
+                t.slots[4].parent = Link::to(4);
+                t.slots[4].first_child = Link::to(4);
+            }),
+            Err("a parent chain has a cycle")
+        );
+
+        // A sibling list as long as the table, and finite: every slot is a child of 1,
+        // 1 among them (its own parent). The list 0 -> 1 -> 2 ends; what is wrong is the
+        // parent chain 1 -> 1, and the check must say that, not that the list does not end.
+        let mut t = CapTable::<3>::new();
+        t.insert_original(s(0), Capability::new(EP, Rights::ALL))
+            .unwrap();
+        t.copy(s(0), s(1)).unwrap();
+        t.copy(s(1), s(2)).unwrap();
+        for i in 0..3 {
+            t.slots[i].parent = Link::to(1);
+            t.slots[i].first_child = Link::NONE;
+            t.slots[i].prev_sibling = if i == 0 { Link::NONE } else { Link::to(i - 1) };
+            t.slots[i].next_sibling = if i == 2 { Link::NONE } else { Link::to(i + 1) };
+        }
+        t.slots[1].first_child = Link::to(0);
+        assert_eq!(t.check_consistency(), Err("a parent chain has a cycle"));
+
+        // The object rings.
+        assert_eq!(
+            check_after(|t| t.slots[4].next_same = Link::NONE),
+            Err("an occupied slot has no ring link")
+        );
+        // 0 -> 3 skips 1: 3 still says 1 comes before it.
+        assert_eq!(
+            check_after(|t| t.slots[0].next_same = Link::to(3)),
+            Err("object ring links disagree")
+        );
+        // The notification joins the endpoint ring, links consistent: 2 -> 4 -> 0.
+        assert_eq!(
+            check_after(|t| {
+                t.slots[2].next_same = Link::to(4);
+                t.slots[4].prev_same = Link::to(2);
+                t.slots[4].next_same = Link::to(0);
+                t.slots[0].prev_same = Link::to(4);
+            }),
+            Err("an object ring holds another object")
+        );
+        // Slot 5 names the endpoint but sits in a ring of its own.
+        assert_eq!(
+            check_after(|t| {
+                t.slots[5] = Slot::holding(Capability::new(EP, Rights::READ), 5);
+            }),
+            Err("an object ring misses a slot naming its object")
+        );
+    }
 }

@@ -177,6 +177,189 @@ fn unmaps_single_pages_only() {
     assert_eq!(unmap_page(&mut memory, root, 0x1000), None);
 }
 
+#[test]
+fn each_address_and_the_size_must_be_page_aligned() {
+    let (mut memory, root) = HostTables::new(16);
+    let attrs = Attributes::KERNEL_DATA;
+    for (va, pa, size) in [
+        (0x1001, 0x2000, PAGE_SIZE),
+        (0x1000, 0x2001, PAGE_SIZE),
+        (0x1000, 0x2000, PAGE_SIZE / 2),
+    ] {
+        assert_eq!(
+            map(&mut memory, root, va, pa, size, attrs, true),
+            Err(MapError::Misaligned),
+            "va {va:#x} pa {pa:#x} size {size:#x}"
+        );
+    }
+    assert_eq!(memory.tables.len(), 1, "nothing allocated");
+}
+
+#[test]
+fn the_last_page_of_the_address_spaces_can_be_mapped() {
+    let (mut memory, root) = HostTables::new(16);
+    let attrs = Attributes::KERNEL_DATA;
+    let top = 1 << VA_BITS;
+    // Ends exactly at the top of the 48-bit space, virtual (upper half) and physical.
+    map(
+        &mut memory,
+        root,
+        u64::MAX - (PAGE_SIZE - 1),
+        top - PAGE_SIZE,
+        PAGE_SIZE,
+        attrs,
+        true,
+    )
+    .unwrap();
+    assert_eq!(
+        translate(&mut memory, root, u64::MAX).map(|t| t.pa),
+        Some(top - 1)
+    );
+    // The same low 48 bits index the tables: a lower-half address in fresh tables.
+    let (mut memory, root) = HostTables::new(16);
+    map(
+        &mut memory,
+        root,
+        top - PAGE_SIZE,
+        0,
+        PAGE_SIZE,
+        attrs,
+        true,
+    )
+    .unwrap();
+    // One page further is outside.
+    assert_eq!(
+        map(&mut memory, root, 0x1000, top, PAGE_SIZE, attrs, true),
+        Err(MapError::OutOfRange)
+    );
+    assert_eq!(
+        map(
+            &mut memory,
+            root,
+            0x1000,
+            top - PAGE_SIZE,
+            2 * PAGE_SIZE,
+            attrs,
+            true
+        ),
+        Err(MapError::OutOfRange)
+    );
+}
+
+#[test]
+fn a_mapping_next_to_an_existing_one_is_not_an_overlap() {
+    let (mut memory, root) = HostTables::new(16);
+    let attrs = Attributes::KERNEL_DATA;
+    map(&mut memory, root, 0x2000, 0x9000, PAGE_SIZE, attrs, true).unwrap();
+    map(&mut memory, root, 0x1000, 0x8000, PAGE_SIZE, attrs, true).unwrap();
+    assert_eq!(
+        translate(&mut memory, root, 0x1000).map(|t| t.pa),
+        Some(0x8000)
+    );
+}
+
+/// Like the MMU, `translate` treats the reserved encodings as faults: a block descriptor
+/// at level 0 (no 512 GiB blocks with a 4 KiB granule) and a level-3 entry with bit 1
+/// clear.
+#[test]
+fn reserved_encodings_do_not_translate() {
+    let (mut memory, root) = HostTables::new(16);
+    let leaf = Attributes::KERNEL_DATA.leaf_bits();
+    memory.table(root).0[index(0, 0)] = leaf | 0b01;
+    assert_eq!(translate(&mut memory, root, 0x1000), None, "level-0 block");
+
+    let (mut memory, root) = HostTables::new(16);
+    let va = 0x4000_3000;
+    map(
+        &mut memory,
+        root,
+        va,
+        0x8000,
+        PAGE_SIZE,
+        Attributes::KERNEL_DATA,
+        true,
+    )
+    .unwrap();
+    let mut table = root;
+    for level in 0..3 {
+        table = memory.table(table).0[index(va, level)] & ADDRESS_MASK;
+    }
+    let entry = &mut memory.table(table).0[index(va, 3)];
+    assert_eq!(*entry & 0b11, 0b11);
+    *entry &= !0b10;
+    assert_eq!(
+        translate(&mut memory, root, va),
+        None,
+        "level-3 block encoding"
+    );
+}
+
+/// The MAIR_EL1 value gives each index the memory type its name says (Arm ARM, MAIR_EL1
+/// Attr<n> encodings), and leaves indices 4..7 zero.
+#[test]
+fn mair_value_encodes_each_named_index() {
+    let attr = |index: u64| (mair::VALUE >> (8 * index)) & 0xff;
+    assert_eq!(attr(mair::DEVICE_NGNRNE), 0x00, "Device-nGnRnE");
+    assert_eq!(
+        attr(mair::NORMAL_WB),
+        0xff,
+        "Normal, inner and outer write-back non-transient, read/write-allocate"
+    );
+    assert_eq!(attr(mair::DEVICE_NGNRE), 0x04, "Device-nGnRE");
+    assert_eq!(
+        attr(mair::NORMAL_NC),
+        0x44,
+        "Normal, inner and outer non-cacheable"
+    );
+    assert_eq!(mair::VALUE >> 32, 0, "indices 4..7 unused");
+}
+
+/// Leaf descriptor bits, written out from the architecture's field positions (VALID bit 0,
+/// AttrIndx 4:2, AP 7:6, SH 9:8, AF 10, nG 11, PXN 53, UXN 54), so a bit that
+/// `from_leaf` does not decode (VALID, AF, SH) cannot go missing unnoticed.
+#[test]
+fn leaf_bits_match_the_descriptor_format() {
+    const PXN: u64 = 1 << 53;
+    const UXN: u64 = 1 << 54;
+    let cases = [
+        // VALID | AttrIndx 1 | AP_RO | SH inner | AF
+        (Attributes::KERNEL_TEXT, 0x785 | UXN),
+        (Attributes::KERNEL_RODATA, 0x785 | UXN | PXN),
+        // VALID | AttrIndx 1 | SH inner | AF
+        (Attributes::KERNEL_DATA, 0x705 | UXN | PXN),
+        // VALID | AttrIndx 2 | AF: no shareability for device memory
+        (Attributes::KERNEL_DEVICE, 0x409 | UXN | PXN),
+        // VALID | AttrIndx 3 | AP_EL0 | SH inner | AF | nG
+        (
+            Attributes::user(MemoryKind::NormalUncached, Access::ReadWrite),
+            0xf4d | UXN | PXN,
+        ),
+        // VALID | AttrIndx 1 | AP_EL0 | AP_RO | SH inner | AF | nG
+        (
+            Attributes::user(MemoryKind::Normal, Access::ReadExecute),
+            0xfc5 | PXN,
+        ),
+        // VALID | AttrIndx 2 | AP_EL0 | AP_RO | AF | nG
+        (
+            Attributes::user(MemoryKind::Device, Access::ReadOnly),
+            0xcc9 | UXN | PXN,
+        ),
+        // VALID | AttrIndx 3 | AP_RO | SH inner | AF
+        (
+            Attributes::kernel(MemoryKind::NormalUncached, Access::ReadOnly),
+            0x78d | UXN | PXN,
+        ),
+    ];
+    for (attributes, bits) in cases {
+        assert_eq!(
+            attributes.leaf_bits(),
+            bits,
+            "{attributes:?}: {:#x} != {bits:#x}",
+            attributes.leaf_bits()
+        );
+    }
+}
+
 fn any_attributes() -> impl Strategy<Value = Attributes> {
     let kind = prop_oneof![
         Just(MemoryKind::Normal),

@@ -623,4 +623,48 @@ mod tests {
         assert!(q.enqueue(T(0), 0).is_err());
         assert_eq!(q.highest(), None);
     }
+
+    #[test]
+    fn errors_and_indices_say_what_they_are() {
+        extern crate std;
+        use std::string::ToString;
+        assert_eq!(T(7).to_string(), "thread 7");
+        assert_eq!(
+            SchedError::OutOfRange {
+                thread: T(9),
+                capacity: 4
+            }
+            .to_string(),
+            "thread 9 is out of range: this run queue holds threads 0..4"
+        );
+        assert_eq!(
+            SchedError::AlreadyQueued {
+                thread: T(1),
+                priority: 200
+            }
+            .to_string(),
+            "thread 1 is already queued at priority 200"
+        );
+        assert_eq!(
+            SchedError::NotQueued { thread: T(3) }.to_string(),
+            "thread 3 is not queued"
+        );
+    }
+
+    #[test]
+    fn capacity_and_queued_follow_the_table() {
+        assert_eq!(RunQueue::<0>::new().capacity(), 0);
+        assert_eq!(RunQueue::<5>::new().capacity(), 5);
+        let mut q = RunQueue::<3>::new();
+        assert!(!q.is_queued(T(0)));
+        q.enqueue(T(0), 4).unwrap();
+        q.enqueue_front(T(2), 4).unwrap();
+        assert!(q.is_queued(T(0)) && q.is_queued(T(2)));
+        assert!(!q.is_queued(T(1)), "never queued");
+        assert!(!q.is_queued(T(3)), "out of range");
+        assert_eq!(q.pop_highest(), Some((T(2), 4)));
+        assert!(!q.is_queued(T(2)), "popped");
+        q.remove(T(0)).unwrap();
+        assert!(!q.is_queued(T(0)), "removed");
+    }
 }

@@ -812,4 +812,105 @@ mod tests {
             })
         );
     }
+
+    #[test]
+    fn errors_and_ids_say_what_they_are() {
+        extern crate std;
+        use std::{format, string::ToString};
+        assert_eq!(TimerId(5).to_string(), "timer 5");
+        assert_eq!(
+            TimerError::OutOfRange {
+                id: TimerId(9),
+                capacity: 4
+            }
+            .to_string(),
+            "timer 9 is out of range: this queue has timers 0..4"
+        );
+        assert_eq!(
+            TimerError::NotOpen { id: TimerId(1) }.to_string(),
+            "timer 1 is not open for any client"
+        );
+        assert_eq!(
+            TimerError::AlreadyOpen {
+                id: TimerId(2),
+                client: INBAND
+            }
+            .to_string(),
+            "timer 2 is already open for owner 2 (InBand)"
+        );
+        assert_eq!(
+            TimerError::ZeroPeriod { id: TimerId(3) }.to_string(),
+            "timer 3: a periodic timer needs a period of at least one tick"
+        );
+        let mut q = queue::<4>(&[OOB, OOB]);
+        assert_eq!(
+            format!("{q:?}"),
+            "DeadlineQueue { capacity: 4, armed: 0, next_deadline: None, .. }"
+        );
+        q.arm_oneshot(TimerId(1), 30).unwrap();
+        q.arm_oneshot(TimerId(0), 20).unwrap();
+        assert_eq!(
+            format!("{q:?}"),
+            "DeadlineQueue { capacity: 4, armed: 2, next_deadline: Some(20), .. }"
+        );
+    }
+
+    #[test]
+    fn capacity_emptiness_and_armed_state() {
+        assert_eq!(DeadlineQueue::<0>::new().capacity(), 0);
+        let mut q = queue::<3>(&[OOB, INBAND]);
+        assert_eq!(q.capacity(), 3);
+        assert!(q.is_empty());
+        assert!(!q.is_armed(TimerId(0)));
+        q.arm_periodic(TimerId(0), 10, 5).unwrap();
+        assert!(!q.is_empty());
+        assert!(q.is_armed(TimerId(0)));
+        assert!(!q.is_armed(TimerId(1)), "open but not armed");
+        assert!(!q.is_armed(TimerId(2)), "not open");
+        // A periodic timer stays armed after it fires; a one-shot one does not.
+        q.arm_oneshot(TimerId(1), 10).unwrap();
+        assert_eq!(q.expire(10).count(), 2);
+        assert!(q.is_armed(TimerId(0)));
+        assert!(!q.is_armed(TimerId(1)));
+        assert_eq!(q.cancel(TimerId(0)), Ok(true));
+        assert!(!q.is_armed(TimerId(0)));
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn expire_hints_at_most_the_armed_timers() {
+        let mut q = queue::<4>(&[OOB, OOB, INBAND]);
+        assert_eq!(q.expire(0).size_hint(), (0, Some(0)));
+        q.arm_oneshot(TimerId(0), 10).unwrap();
+        q.arm_oneshot(TimerId(1), 20).unwrap();
+        q.arm_periodic(TimerId(2), 10, 100).unwrap();
+        // Nothing may be due: the lower bound stays 0.
+        assert_eq!(q.expire(0).size_hint(), (0, Some(3)));
+        let mut due = q.expire(10);
+        assert_eq!(due.size_hint(), (0, Some(3)));
+        assert_eq!(due.next().map(|e| e.id), Some(TimerId(0)));
+        assert_eq!(due.size_hint(), (0, Some(2)));
+        // The periodic timer is re-armed: still counted.
+        assert_eq!(due.next().map(|e| e.id), Some(TimerId(2)));
+        assert_eq!(due.size_hint(), (0, Some(2)));
+        assert_eq!(due.next(), None);
+    }
+
+    #[test]
+    fn a_full_queue_rearms_and_removes_at_its_last_position() {
+        // Every slot armed (the heap array is full), so the heap's bounds checks at
+        // `len == N` are exercised: a periodic re-arm sifts the root down past the last
+        // entry, and removing the last entry leaves nothing to sift.
+        let mut q = queue::<4>(&[OOB; 4]);
+        q.arm_periodic(TimerId(0), 10, 100).unwrap();
+        for i in 1..4 {
+            q.arm_oneshot(TimerId(i), 20 + u64::from(i)).unwrap();
+        }
+        let e = q.pop_expired(10).unwrap();
+        assert_eq!((e.id, e.next), (TimerId(0), Some(110)));
+        assert_eq!(q.len(), 4);
+        assert_eq!(q.cancel(TimerId(3)), Ok(true));
+        let (got, n) = ids(&mut q, 200);
+        assert_eq!(&got[..n], &[1, 2, 0]);
+    }
 }
