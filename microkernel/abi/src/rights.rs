@@ -58,14 +58,12 @@ impl Rights {
     /// # Errors
     /// [`Error::InvalidArgument`] if `raw` has a bit set that names no right.
     pub const fn from_raw(raw: u64) -> Result<Self, Error> {
-        if raw > u8::MAX as u64 {
+        // One test covers both the bits above the byte and the reserved bits inside it.
+        if raw & !(Self::ALL.bits() as u64) != 0 {
             return Err(Error::InvalidArgument);
         }
-        // Lossless: `raw <= u8::MAX` was checked just above.
-        match Self::from_bits(raw as u8) {
-            Some(rights) => Ok(rights),
-            None => Err(Error::InvalidArgument),
-        }
+        // Lossless: only the low four bits can be set here.
+        Ok(Self::from_bits_retain(raw as u8))
     }
 
     /// The register encoding of these rights (the inverse of [`Rights::from_raw`]).
@@ -102,8 +100,18 @@ mod tests {
             let r = Rights::from_raw(bits).unwrap();
             assert_eq!(r.to_raw(), bits);
         }
-        assert_eq!(Rights::from_raw(16), Err(Error::InvalidArgument));
-        assert_eq!(Rights::from_raw(0x100), Err(Error::InvalidArgument));
+        // Any bit that names no right, alone or next to valid ones, inside the byte or above.
+        for bit in 4..64 {
+            for valid in [0, 0b1111] {
+                let raw = (1u64 << bit) | valid;
+                assert_eq!(
+                    Rights::from_raw(raw),
+                    Err(Error::InvalidArgument),
+                    "{raw:#x}"
+                );
+            }
+        }
+        assert_eq!(Rights::from_raw(0xff), Err(Error::InvalidArgument));
         assert_eq!(Rights::from_raw(u64::MAX), Err(Error::InvalidArgument));
         assert_eq!(Rights::ALL.to_raw(), 0b1111);
     }
