@@ -101,6 +101,9 @@ pub enum ConnectError {
     /// The page is too small for a `DomainPage` or not writable (the `irq-page`
     /// capability needs READ and WRITE).
     Page,
+    /// The task was restarted, and the irq-server refused to reset its domain (see
+    /// [`Domain::reset`]).
+    Reset(Error),
 }
 
 impl fmt::Display for ConnectError {
@@ -113,6 +116,7 @@ impl fmt::Display for ConnectError {
                 error.name()
             ),
             Self::Page => f.write_str("the domain page is too small or not writable"),
+            Self::Reset(error) => write!(f, "resetting the restarted domain: {error}"),
         }
     }
 }
@@ -193,11 +197,19 @@ impl Domain {
             .map_view(DOMAIN_PAGE_VA, true)
             .map_err(ConnectError::Map)?;
         match mapping.into_view::<Page>() {
-            Ok(page) => Ok(Self {
-                page: &page.0,
-                server,
-                events,
-            }),
+            Ok(page) => {
+                let domain = Self {
+                    page: &page.0,
+                    server,
+                    events,
+                };
+                // A restarted task finds its lines still attached by the incarnation that
+                // died, and that one's events still queued: give them all back.
+                if sluice::restarts() > 0 {
+                    domain.reset().map_err(ConnectError::Reset)?;
+                }
+                Ok(domain)
+            }
             Err(mapping) => {
                 // Best effort: the error names the real problem either way.
                 let _ = mapping.unmap();
@@ -368,6 +380,25 @@ impl Domain {
                     .map_or(Error::BadReply(u64::from(code)), Error::Refused))
             }
         }
+    }
+
+    /// Starts the domain afresh, as if it had never connected: unstalls it, has the
+    /// irq-server discard its logged events and irq_work items and give back every line
+    /// and synthetic IRQ it holds, and drops the events waiting in its ring. Returns how
+    /// many events were discarded. [`Domain::connect`] calls it in a restarted task (one
+    /// whose [`sluice::restarts`] is not 0), so that it can attach its lines again.
+    ///
+    /// # Errors
+    /// What the irq-server or the kernel returns; the ring is left as it was then.
+    pub fn reset(&self) -> Result<u64, Error> {
+        // Pending logged events are discarded below, not synced.
+        let _ = self.word().unstall();
+        let discarded = self.call(Request::Reset, &[])?[0];
+        let mut dropped = 0;
+        while self.page.events.pop().is_some() {
+            dropped += 1;
+        }
+        Ok(discarded + dropped)
     }
 
     /// `request_irq`: owns hardware line `irq` in-band; its events come to this domain.

@@ -83,6 +83,12 @@ kernel_abi::code_enum! {
         /// context and refused (re-entry), interrupts with no owner, interrupts the kernel
         /// could not record (`w0`..`w2`).
         Diagnostics = 14,
+        /// Start afresh (a restarted domain's first request; `Domain::connect` sends it):
+        /// the server discards the events logged for this domain and its queued irq_work
+        /// items, gives back every line it attached (oob or in-band) and frees every
+        /// synthetic IRQ it allocated, its irq_work IRQ too. Refused with `Pipeline` while
+        /// the domain is stalled (unstall first). Replies `w0` = events discarded.
+        Reset = 15,
     }
 }
 

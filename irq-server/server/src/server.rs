@@ -416,7 +416,15 @@ impl Server {
                 self.run_oob(irq, handler);
                 Some(LineAction::Keep)
             }
-            other => self.act(irq, other),
+            other => match self.act(irq, other) {
+                // An event of a line already waiting for its domain's ack (a second record
+                // of one assertion): the kernel masked the line again on the way, and it
+                // stays masked until that ack.
+                Some(LineAction::Keep) if self.pipeline.is_masked_until_ack(irq) => {
+                    Some(LineAction::Mask)
+                }
+                action => action,
+            },
         };
         match action {
             // A line waiting for its domain's ack stays masked; its masked time starts.
@@ -650,18 +658,24 @@ impl Server {
                 if self.line_owner[usize::from(line)].is_some() {
                     return Err(Error::Busy);
                 }
-                self.pipeline
-                    .attach(CPU, irq, trigger)
-                    .map_err(|_| Error::Busy)?;
+                // A line given back while events of it were still logged keeps its slot
+                // until they replay; the same trigger may take it again.
+                if self.pipeline.attach(CPU, irq, trigger).is_err()
+                    && self.pipeline.trigger(irq) != Some(trigger)
+                {
+                    return Err(Error::Busy);
+                }
+                // The trigger is set while the line is still masked.
+                control::configure(self.control, line, trigger == Trigger::Edge)
+                    .map_err(|_| Error::BadArgument)?;
                 let switched = self
                     .pipeline
                     .switch_inband(CPU, irq, domain)
                     .map_err(|_| Error::Pipeline)?;
                 self.line_owner[usize::from(line)] = Some(domain);
-                control::configure(self.control, line, trigger == Trigger::Edge)
-                    .map_err(|_| Error::BadArgument)?;
+                // Unmasks it, once: a line already asserted fires at once, and the kernel
+                // masks it on the way; a second unmask here would let it fire twice.
                 self.apply(line, switched.line);
-                let _ = control::unmask(self.control, line);
             }
             Request::Detach => {
                 self.check_owner(domain, irq)?;
@@ -670,10 +684,18 @@ impl Server {
                     .release(CPU, irq)
                     .map_err(|_| Error::Pipeline)?;
                 self.apply(irq.0, switched.line);
+                if let Some(retired) = switched.retired {
+                    // One CPU: no dispatch can still be running the old handler.
+                    let _ = self.pipeline.reclaim(retired);
+                }
                 if !irq.is_synthetic() {
                     self.line_owner[usize::from(irq.0)] = None;
+                    // Frees the slot unless events of the line are still logged; then
+                    // the slot waits for them (see `Attach`).
+                    let _ = self.pipeline.detach(CPU, irq);
                 }
             }
+            Request::Reset => reply[0] = self.reset(domain)?,
             Request::Sync => {
                 self.domain_stats[usize::from(domain.0)][3] += 1;
                 self.mirror(domain);
@@ -802,6 +824,64 @@ impl Server {
             }
         }
         Ok(reply)
+    }
+
+    /// `Request::Reset`: `domain` starts afresh (its task was restarted). Its logged
+    /// events and queued irq_work items are discarded, not replayed: they belong to the
+    /// incarnation that died, whose device state the new one sets up again. Returns how
+    /// many events were discarded.
+    fn reset(&mut self, domain: DomainId) -> Result<u64, Error> {
+        self.mirror(domain);
+        let cap = self
+            .pipeline
+            .stall_cap(domain)
+            .map_err(|_| Error::Pipeline)?;
+        // Refused while the domain is stalled: the log stays for its unstall.
+        let mut discarded = self
+            .pipeline
+            .sync(cap, CPU)
+            .map_err(|_| Error::Pipeline)?
+            .map(|entry| u64::from(entry.count))
+            .sum::<u64>();
+        if let Some(page) = self.page(domain) {
+            page.stall[usize::from(CPU.0)].log_drained();
+        }
+        let d = usize::from(domain.0);
+        discarded += self.work_stash[d].1 as u64;
+        self.work_stash[d].1 = 0;
+        // Each run takes a whole queue's worth; the bound only guards against a queue that
+        // never empties.
+        for _ in 0..=pipeline::IRQ_WORK_ITEMS {
+            match self.pipeline.irq_work_run(cap, CPU) {
+                Ok(batch) if !batch.is_empty() => discarded += batch.len() as u64,
+                _ => break,
+            }
+        }
+        for line in 0..pipeline::HW_IRQS {
+            if self.line_owner[usize::from(line)] != Some(domain) {
+                continue;
+            }
+            let irq = Irq(line);
+            if let Ok(switched) = self.pipeline.release(CPU, irq) {
+                self.apply(line, switched.line);
+                if let Some(retired) = switched.retired {
+                    let _ = self.pipeline.reclaim(retired);
+                }
+            }
+            let _ = self.pipeline.detach(CPU, irq);
+            self.line_owner[usize::from(line)] = None;
+        }
+        for (n, owner) in self.synthetic_owner.iter_mut().enumerate() {
+            if *owner != Some(domain) {
+                continue;
+            }
+            // `n < SYNTHETIC_IRQS`, so the number fits in the u16 space of IRQs.
+            let irq = Irq(pipeline::SYNTHETIC_BASE + n as u16);
+            let _ = self.pipeline.release(CPU, irq);
+            let _ = self.pipeline.free_synthetic(CPU, irq);
+            *owner = None;
+        }
+        Ok(discarded)
     }
 
     /// A domain may act on a line it attached or a synthetic IRQ it allocated.
