@@ -176,6 +176,8 @@ pub struct Domain {
     page: &'static DomainPage,
     server: Cap<Endpoint>,
     events: Cap<Notification>,
+    /// Events of the previous incarnation that [`Domain::connect`]'s reset discarded.
+    discarded_at_connect: u64,
 }
 
 fn lookup<T: sluice::CapType>(name: &'static str) -> Result<Cap<T>, ConnectError> {
@@ -198,15 +200,16 @@ impl Domain {
             .map_err(ConnectError::Map)?;
         match mapping.into_view::<Page>() {
             Ok(page) => {
-                let domain = Self {
+                let mut domain = Self {
                     page: &page.0,
                     server,
                     events,
+                    discarded_at_connect: 0,
                 };
                 // A restarted task finds its lines still attached by the incarnation that
                 // died, and that one's events still queued: give them all back.
                 if sluice::restarts() > 0 {
-                    domain.reset().map_err(ConnectError::Reset)?;
+                    domain.discarded_at_connect = domain.reset().map_err(ConnectError::Reset)?;
                 }
                 Ok(domain)
             }
@@ -399,6 +402,14 @@ impl Domain {
             dropped += 1;
         }
         Ok(discarded + dropped)
+    }
+
+    /// How many events of the previous incarnation (logged, queued as irq_work or waiting
+    /// in the ring) the reset in [`Domain::connect`] discarded; 0 in a task that was not
+    /// restarted. The accounting that keeps "no event is lost" exact across a restart.
+    #[must_use]
+    pub fn discarded_at_connect(&self) -> u64 {
+        self.discarded_at_connect
     }
 
     /// `request_irq`: owns hardware line `irq` in-band; its events come to this domain.

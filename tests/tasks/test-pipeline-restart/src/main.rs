@@ -8,7 +8,7 @@
 //! while still stalled. Its supervisor restarts it.
 //!
 //! Run 1: `Domain::connect` resets the domain (`Request::Reset`, because the task was
-//! restarted). The checks: the old incarnation's events are gone, the timer line attaches
+//! restarted). The checks: the old incarnation's events are gone, and counted, the timer line attaches
 //! again (before the reset the server answered `Busy`: the dead incarnation still owned
 //! it) and brings its still-held event exactly once, a live domain cannot take the line
 //! twice, and a new synthetic IRQ brings its own event and nothing of the old one.
@@ -48,6 +48,13 @@ fn main() {
         }
     }
     checks.expect_eq("this is the restarted incarnation", sluice::restarts(), 1);
+    // Run 0 left the synthetic IRQ logged twice (one coalesced entry, count 2) and the
+    // timer line once.
+    checks.expect_eq(
+        "the reset discarded the 3 events the old incarnation left logged",
+        domain.discarded_at_connect(),
+        3,
+    );
     checks.expect_eq(
         "after the reset nothing of the old incarnation is logged or queued",
         (domain.sync_pending(), domain.queued_events()),
