@@ -72,9 +72,8 @@ fn reference(space: (u32, u32), local: u64) -> Option<SlotId> {
     (local < u64::from(space.1)).then(|| SlotId::new(space.0 + local as u32))
 }
 
+// The default configuration: 256 cases, or `PROPTEST_CASES` (`cargo xtask test --deep`).
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
-
     #[test]
     fn a_task_reaches_only_its_own_slots(
         spaces in layout(),
