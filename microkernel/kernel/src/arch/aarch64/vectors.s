@@ -19,13 +19,6 @@
     b       exception_entry
 .endm
 
-.macro USER_VECTOR kind
-    .balign 0x80
-    sub     sp, sp, #FRAME_SIZE     // sp = the running thread's frame slot
-    stp     x0, x1, [sp, #0]
-    mov     x0, #\kind
-    b       user_entry
-.endm
 
 .macro SAVE_X2_TO_X29
     stp     x2, x3, [sp, #16]
@@ -83,45 +76,30 @@
     add     sp, sp, #FRAME_SIZE
 .endm
 
-.section .text.vectors, "ax"
-.balign 2048
-.global exception_vectors
-exception_vectors:
-    VECTOR 0    // current EL, SP_EL0: synchronous
-    VECTOR 1    //                     IRQ
-    VECTOR 2    //                     FIQ
-    VECTOR 3    //                     SError
-    VECTOR 4    // current EL, SP_EL1: synchronous
-    VECTOR 5    //                     IRQ
-    VECTOR 6    //                     FIQ
-    VECTOR 7    //                     SError
-    USER_VECTOR 8    // lower EL, AArch64:  synchronous
-    USER_VECTOR 9    //                     IRQ
-    USER_VECTOR 10   //                     FIQ
-    USER_VECTOR 11   //                     SError
-    USER_VECTOR 12   // lower EL, AArch32:  synchronous
-    USER_VECTOR 13   //                     IRQ
-    USER_VECTOR 14   //                     FIQ
-    USER_VECTOR 15   //                     SError
+.macro USER_VECTOR kind
+    .balign 0x80
+    sub     sp, sp, #FRAME_SIZE     // sp = the running thread's frame slot
+    stp     x0, x1, [sp, #0]
+    mov     x0, #\kind
+    b       user_entry
+.endm
 
-exception_entry:
-    SAVE_X2_TO_X29
-    SAVE_LR_AND_SPECIAL
-    mov     x1, sp
-    bl      exception_dispatch
-    RESTORE_FRAME_AT_SP
-    eret
+// The two hot entries from EL0 run inside their vector slots (32 instructions each), so
+// that a system call or an interrupt reaches the kernel without a branch to a shared
+// entry and a test of which vector it came from.
 
-user_entry:
-    // A system call (SVC from AArch64) saves less: x9-x17 are clobbered by every call
-    // (the ABI says so), so their slots keep the thread's own older values, and
-    // restoring those later reveals nothing of the kernel's.
-    cmp     x0, #8
-    b.ne    1f
+// Synchronous from AArch64 EL0: a system call (SVC) saves less: x9-x17 are clobbered
+// by every call (the ABI says so), so their slots keep the thread's own older values,
+// and restoring those later reveals nothing of the kernel's. Anything else (faults)
+// takes the general entry.
+.macro USER_SYNC_VECTOR
+    .balign 0x80
+    sub     sp, sp, #FRAME_SIZE     // sp = the running thread's frame slot
+    stp     x0, x1, [sp, #0]
     mrs     x1, esr_el1
     lsr     x1, x1, #26
-    cmp     x1, #0x15
-    b.ne    1f
+    cmp     x1, #0x15               // EC = SVC from AArch64
+    b.ne    user_sync_not_svc
     stp     x2, x3, [sp, #16]
     stp     x4, x5, [sp, #32]
     stp     x6, x7, [sp, #48]
@@ -136,15 +114,57 @@ user_entry:
     SWITCH_TO_TRAP_STACK
     bl      syscall_trap            // x0 = frame of the thread to run
     b       return_to_user
+.endm
 
-1:  SAVE_X2_TO_X29
-    cmp     x0, #9                  // an IRQ from EL0 takes its own short path
-    b.ne    2f
+// IRQ from AArch64 EL0: the whole frame, then the kernel's interrupt path.
+.macro USER_IRQ_VECTOR
+    .balign 0x80
+    sub     sp, sp, #FRAME_SIZE     // sp = the running thread's frame slot
+    stp     x0, x1, [sp, #0]
+    SAVE_X2_TO_X29
     SAVE_LR_AND_SPECIAL
     SWITCH_TO_TRAP_STACK
     bl      irq_trap                // x0 = frame of the thread to run
     b       return_to_user
-2:
+.endm
+
+.section .text.vectors, "ax"
+.balign 2048
+.global exception_vectors
+exception_vectors:
+    VECTOR 0    // current EL, SP_EL0: synchronous
+    VECTOR 1    //                     IRQ
+    VECTOR 2    //                     FIQ
+    VECTOR 3    //                     SError
+    VECTOR 4    // current EL, SP_EL1: synchronous
+    VECTOR 5    //                     IRQ
+    VECTOR 6    //                     FIQ
+    VECTOR 7    //                     SError
+    USER_SYNC_VECTOR // lower EL, AArch64:  synchronous
+    USER_IRQ_VECTOR  //                     IRQ
+    USER_VECTOR 10   //                     FIQ
+    USER_VECTOR 11   //                     SError
+    USER_VECTOR 12   // lower EL, AArch32:  synchronous
+    USER_VECTOR 13   //                     IRQ
+    USER_VECTOR 14   //                     FIQ
+    USER_VECTOR 15   //                     SError
+// Each entry must fit its 0x80-byte slot: one that overflowed would shift the rest past
+// the table's end, and this `.org` would then fail to assemble (it cannot move back).
+    .org    exception_vectors + 0x800
+
+exception_entry:
+    SAVE_X2_TO_X29
+    SAVE_LR_AND_SPECIAL
+    mov     x1, sp
+    bl      exception_dispatch
+    RESTORE_FRAME_AT_SP
+    eret
+
+user_sync_not_svc:
+    mov     x0, #8
+    // fall through
+user_entry:
+    SAVE_X2_TO_X29
     SAVE_LR_AND_SPECIAL
     mov     x1, sp                  // the thread's frame
     SWITCH_TO_TRAP_STACK
