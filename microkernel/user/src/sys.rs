@@ -283,6 +283,15 @@ pub fn counter() -> u64 {
     value
 }
 
+/// Busy-waits for `ticks` of the system counter, without entering the kernel (the task
+/// keeps the CPU unless something of higher priority preempts it).
+pub fn spin_for(ticks: u64) {
+    let start = counter();
+    while counter() - start < ticks {
+        core::hint::spin_loop();
+    }
+}
+
 /// The kernel enables EL0 reads (`PMUSERENR_EL0.{EN,CR}`) and starts the counter; a kernel
 /// that did not would fault the task here (undefined instruction), not corrupt it. Under
 /// QEMU with `-icount shift=0` it counts guest instructions.

@@ -101,9 +101,7 @@ fn domain() -> ! {
     for round in 1..=3 {
         page.stall[0].stall();
         let (t0, c0) = (counter(), counters.read(0).unwrap_or(0));
-        while counter() - t0 < stretch {
-            core::hint::spin_loop();
-        }
+        sluice::sys::spin_for(stretch);
         let (t1, c1) = (counter(), counters.read(0).unwrap_or(0));
         let stalled = page.stall[0].is_stalled();
         let sync_needed = page.stall[0].unstall();

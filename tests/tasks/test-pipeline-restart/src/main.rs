@@ -17,16 +17,14 @@
 #![deny(unsafe_code)]
 
 use irq_client::{Domain, Error, Event, Irq, Refusal, Trigger};
-use sluice::{SystemControl, println, require_cap, sys::counter, testing::Checks, timer};
+use sluice::{
+    SystemControl, println, require_cap,
+    sys::{counter, spin_for},
+    testing::Checks,
+    timer,
+};
 
 sluice::main!(main);
-
-fn spin_for(ticks: u64) {
-    let start = counter();
-    while counter() - start < ticks {
-        core::hint::spin_loop();
-    }
-}
 
 fn main() {
     let power = require_cap::<SystemControl>("power");
