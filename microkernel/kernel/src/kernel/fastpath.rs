@@ -14,10 +14,12 @@ use kernel_abi::{ObjectType, Rights, Syscall, layout};
 
 /// Tries the fast path for the system call `thread` made; `Some(next)` if it was taken.
 pub fn attempt(kernel: &mut Kernel, cpu: usize, thread: ThreadId) -> Option<ThreadId> {
-    // A thread the interrupt fast path preempted is not in the run queue yet, and these
-    // paths read it: the general path settles it first. (Only the irq-server's calls
-    // meet this, once after each interrupt it was switched to.)
-    if kernel.preempted_cpus != 0 {
+    // A thread the interrupt fast path preempted on this CPU is not in its run queue
+    // yet, and these paths read that queue: the general path settles it first. (Only the
+    // irq-server's calls meet this, once after each interrupt it was switched to.) A
+    // thread preempted on another CPU is in no endpoint or notification queue, so these
+    // paths cannot meet it; this CPU's own slot is the one to test, next to `current`.
+    if kernel.cpus[cpu].preempted.is_some() {
         return None;
     }
     match kernel.frames[thread].x[8] {

@@ -40,7 +40,8 @@ pub struct Kernel {
     /// What each CPU runs and has ready to run.
     pub cpus: [PerCpu; MAX_CPUS],
     /// Bit `c` is set iff `cpus[c].preempted` holds a thread: the one word every kernel
-    /// entry tests ([`Kernel::settle`]), two instructions on the IPC fast path.
+    /// entry but a system call tests ([`Kernel::settle`]). The IPC fast paths test their
+    /// own CPU's `preempted`, which sits next to the `current` they have just read.
     pub preempted_cpus: u8,
     pub thread_count: usize,
     pub frames_allocator: crate::memory::FrameAllocator,
@@ -324,7 +325,7 @@ impl Kernel {
     /// the front of its level, where it would have been queued at the interrupt. First
     /// thing on every kernel entry but a system call, which settles on its general path;
     /// its fast paths step aside to the general path while a thread is unsettled (a
-    /// settle inlined there cost the IPC round trip 25 instructions, a test costs it 7).
+    /// settle inlined there cost the IPC round trip 25 instructions, their test 5).
     #[inline(always)]
     pub(super) fn settle(&mut self, cpu: usize) {
         if self.preempted_cpus != 0 {
