@@ -1,6 +1,6 @@
 //! The fast paths: `Call` to a waiting server and `ReplyRecv` back to a waiting client,
-//! for register-only messages, and `Signal` to a higher-priority waiter, each switching
-//! straight to the thread that runs next.
+//! for register-only messages, and `Signal` to a waiter, each switching straight to the
+//! thread that runs next.
 //!
 //! This is the round trip every client-server interaction pays twice, so it skips what
 //! the general path does for the general case: no run-queue insertion or removal (the
@@ -128,8 +128,10 @@ fn reply_receive(kernel: &mut Kernel, cpu: usize, server: ThreadId) -> Option<Th
     Some(caller)
 }
 
-/// `Signal` to a notification whose first waiter outranks the signaller: the waiter runs
-/// at once, the signaller goes to the front of its run-queue level (it was preempted).
+/// `Signal` to a notification with a waiter, and no bound thread receiving (the general
+/// path gives the signal to that one first). If the first waiter outranks the signaller
+/// it runs at once and the signaller goes to the front of its run-queue level (it was
+/// preempted); otherwise see [`wake_lower`].
 fn signal(kernel: &mut Kernel, cpu: usize, signaller: ThreadId) -> Option<ThreadId> {
     let local = kernel.frames[signaller].x[0];
     let slot = kernel.threads[signaller].cspace?.resolve(local).ok()?;
@@ -138,23 +140,66 @@ fn signal(kernel: &mut Kernel, cpu: usize, signaller: ThreadId) -> Option<Thread
         .lookup_checked(slot, ObjectType::Notification, Rights::WRITE)
         .ok()?;
     let index = cap.object.index as usize;
-    let waiter = kernel.notifications[index].waiters.head?;
+    let badge = cap.badge.map_or(1, |b| b.get());
+    let notification = &kernel.notifications[index];
+    let waiter = notification.waiters.head?;
+    if let Some(bound) = notification.bound_thread
+        && matches!(kernel.threads[bound].state, State::Receiving { .. })
+    {
+        return None;
+    }
     let priority = kernel.threads[signaller].priority;
     if kernel.threads[waiter].priority <= priority {
-        return None;
+        return wake_lower(kernel, cpu, signaller, waiter, index, badge);
     }
     kernel.cpus[cpu]
         .run_queue
         .enqueue_front(sched::ThreadIndex(signaller as u16), priority)
         .ok()?;
+    deliver(kernel, signaller, waiter, index, badge);
+    Some(waiter)
+}
+
+/// The signal's waiter does not outrank the signaller: the waiter joins the back of its
+/// run-queue level and the signaller runs on, as the general path's `make_ready` and
+/// `dispatch` would have it. This is the oob stage waking a real-time task below it (the
+/// timer-server's wake-up of every periodic oob task), so it is on the latency path.
+///
+/// Out of line, and reached by a tail call: inlined, its registers were spilled in the
+/// entry of every system call (the IPC round trip paid 17 instructions for it).
+#[inline(never)]
+fn wake_lower(
+    kernel: &mut Kernel,
+    cpu: usize,
+    signaller: ThreadId,
+    waiter: ThreadId,
+    index: usize,
+    badge: u64,
+) -> Option<ThreadId> {
+    // Another CPU's waiter would need that CPU told (general path).
+    if kernel.threads[waiter].cpu != cpu {
+        return None;
+    }
+    let priority = kernel.threads[waiter].priority;
+    kernel.cpus[cpu]
+        .run_queue
+        .enqueue(sched::ThreadIndex(waiter as u16), priority)
+        .ok()?;
+    deliver(kernel, signaller, waiter, index, badge);
+    Some(signaller)
+}
+
+/// The signal itself, once the waiter's place in the run queue is settled: `waiter`, the
+/// head of notification `index`'s queue, takes the word with `badge`; the signaller's
+/// call succeeds.
+#[inline(always)]
+fn deliver(kernel: &mut Kernel, signaller: ThreadId, waiter: ThreadId, index: usize, badge: u64) {
     let mut waiters = kernel.notifications[index].waiters;
-    kernel.queue_remove(&mut waiters, waiter);
+    kernel.queue_pop(&mut waiters);
     kernel.notifications[index].waiters = waiters;
-    let word =
-        core::mem::take(&mut kernel.notifications[index].word) | cap.badge.map_or(1, |b| b.get());
+    let word = core::mem::take(&mut kernel.notifications[index].word) | badge;
     let frame = &mut kernel.frames[waiter];
     (frame.x[0], frame.x[8]) = (0, word);
     kernel.frames[signaller].x[0] = 0;
     kernel.threads[waiter].state = State::Ready;
-    Some(waiter)
 }
