@@ -271,8 +271,8 @@ pub fn system_call() -> *mut TrapFrame {
             &TrapFrame::ZERO,
         );
     };
-    if let Some(next) = fastpath::attempt(&mut kernel, cpu, current) {
-        return kernel.switch_to(cpu, next);
+    if let Some(frame) = fastpath::attempt(&mut kernel, cpu, current) {
+        return frame;
     }
     system_call_slow(kernel, cpu, current)
 }
