@@ -414,18 +414,13 @@ impl Server {
             // away from the decision.
             Ok(Dispatch::RunOob { handler }) => {
                 self.run_oob(irq, handler);
-                Some(LineAction::Keep)
+                // An oob line is never held for an ack: it was unmasked before the event.
+                Some(LineAction::Unmask)
             }
-            other => match self.act(irq, other) {
-                // An event of a line already waiting for its domain's ack (a second record
-                // of one assertion): the kernel masked the line again on the way, and it
-                // stays masked until that ack.
-                Some(LineAction::Keep) if self.pipeline.is_masked_until_ack(irq) => {
-                    Some(LineAction::Mask)
-                }
-                action => action,
-            },
+            other => self.act(irq, other),
         };
+        // The kernel masked the line to route the event here; the action says what the
+        // line is to be now.
         match action {
             // A line waiting for its domain's ack stays masked; its masked time starts.
             Some(LineAction::MaskUntilAck) => {
@@ -433,6 +428,9 @@ impl Server {
             }
             // One nobody owns stays masked.
             Some(LineAction::Mask) | None => {}
+            // `Keep` is the line as it was before the event: masked if it was already
+            // waiting for its domain's ack (this is a second record of one assertion).
+            Some(LineAction::Keep) if self.pipeline.is_masked_until_ack(irq) => {}
             Some(LineAction::Keep) | Some(LineAction::Unmask) => {
                 let _ = control::unmask(self.control, line);
             }
@@ -675,25 +673,11 @@ impl Server {
                 self.line_owner[usize::from(line)] = Some(domain);
                 // Unmasks it, once: a line already asserted fires at once, and the kernel
                 // masks it on the way; a second unmask here would let it fire twice.
-                self.apply(line, switched.line);
+                self.apply_switch(irq, switched);
             }
             Request::Detach => {
                 self.check_owner(domain, irq)?;
-                let switched = self
-                    .pipeline
-                    .release(CPU, irq)
-                    .map_err(|_| Error::Pipeline)?;
-                self.apply(irq.0, switched.line);
-                if let Some(retired) = switched.retired {
-                    // One CPU: no dispatch can still be running the old handler.
-                    let _ = self.pipeline.reclaim(retired);
-                }
-                if !irq.is_synthetic() {
-                    self.line_owner[usize::from(irq.0)] = None;
-                    // Frees the slot unless events of the line are still logged; then
-                    // the slot waits for them (see `Attach`).
-                    let _ = self.pipeline.detach(CPU, irq);
-                }
+                self.give_back(irq)?;
             }
             Request::Reset => reply[0] = self.reset(domain)?,
             Request::Sync => {
@@ -747,11 +731,7 @@ impl Server {
                     .pipeline
                     .switch_oob(CPU, irq, HandlerId(handler))
                     .map_err(|_| Error::Pipeline)?;
-                self.apply(irq.0, switched.line);
-                if let Some(retired) = switched.retired {
-                    // One CPU: no dispatch can still be running the old handler.
-                    let _ = self.pipeline.reclaim(retired);
-                }
+                self.apply_switch(irq, switched);
             }
             Request::SwitchInband => {
                 self.check_owner(domain, irq)?;
@@ -759,10 +739,7 @@ impl Server {
                     .pipeline
                     .switch_inband(CPU, irq, domain)
                     .map_err(|_| Error::Pipeline)?;
-                self.apply(irq.0, switched.line);
-                if let Some(retired) = switched.retired {
-                    let _ = self.pipeline.reclaim(retired);
-                }
+                self.apply_switch(irq, switched);
             }
             Request::IsOob => reply[0] = u64::from(self.pipeline.is_oob(irq)),
             Request::IrqWorkSetup => {
@@ -858,30 +835,45 @@ impl Server {
             }
         }
         for line in 0..pipeline::HW_IRQS {
-            if self.line_owner[usize::from(line)] != Some(domain) {
-                continue;
+            if self.line_owner[usize::from(line)] == Some(domain) {
+                let _ = self.give_back(Irq(line));
             }
-            let irq = Irq(line);
-            if let Ok(switched) = self.pipeline.release(CPU, irq) {
-                self.apply(line, switched.line);
-                if let Some(retired) = switched.retired {
-                    let _ = self.pipeline.reclaim(retired);
-                }
-            }
-            let _ = self.pipeline.detach(CPU, irq);
-            self.line_owner[usize::from(line)] = None;
         }
-        for (n, owner) in self.synthetic_owner.iter_mut().enumerate() {
-            if *owner != Some(domain) {
-                continue;
+        for n in 0..pipeline::SYNTHETIC_IRQS {
+            if self.synthetic_owner[usize::from(n)] == Some(domain) {
+                let irq = Irq(pipeline::SYNTHETIC_BASE + n);
+                let _ = self.give_back(irq);
+                let _ = self.pipeline.free_synthetic(CPU, irq);
+                self.synthetic_owner[usize::from(n)] = None;
             }
-            // `n < SYNTHETIC_IRQS`, so the number fits in the u16 space of IRQs.
-            let irq = Irq(pipeline::SYNTHETIC_BASE + n as u16);
-            let _ = self.pipeline.release(CPU, irq);
-            let _ = self.pipeline.free_synthetic(CPU, irq);
-            *owner = None;
         }
         Ok(discarded)
+    }
+
+    /// `free_irq`: takes `irq` from its owner. A hardware line also loses its owner here
+    /// and its pipeline slot, unless events of it are still logged: then the slot waits
+    /// for them to replay (see `Attach`). A synthetic IRQ stays allocated to its domain.
+    fn give_back(&mut self, irq: Irq) -> Result<(), Error> {
+        let switched = self
+            .pipeline
+            .release(CPU, irq)
+            .map_err(|_| Error::Pipeline)?;
+        self.apply_switch(irq, switched);
+        if !irq.is_synthetic() {
+            self.line_owner[usize::from(irq.0)] = None;
+            let _ = self.pipeline.detach(CPU, irq);
+        }
+        Ok(())
+    }
+
+    /// Carries out a change of a line's mode: the action at the controller, and the oob
+    /// handler it retired, if any, reclaimed at once (one CPU: no dispatch can still be
+    /// running it).
+    fn apply_switch(&mut self, irq: Irq, switched: pipeline::Switched<MAX_CPUS>) {
+        self.apply(irq.0, switched.line);
+        if let Some(retired) = switched.retired {
+            let _ = self.pipeline.reclaim(retired);
+        }
     }
 
     /// A domain may act on a line it attached or a synthetic IRQ it allocated.

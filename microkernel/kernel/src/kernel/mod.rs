@@ -39,10 +39,6 @@ pub struct Kernel {
     pub irq_lines: [IrqLine; MAX_IRQ_LINES],
     /// What each CPU runs and has ready to run.
     pub cpus: [PerCpu; MAX_CPUS],
-    /// Bit `c` is set iff `cpus[c].preempted` holds a thread: the one word every kernel
-    /// entry but a system call tests ([`Kernel::settle`]). The IPC fast paths test their
-    /// own CPU's `preempted`, which sits next to the `current` they have just read.
-    pub preempted_cpus: u8,
     pub thread_count: usize,
     pub frames_allocator: crate::memory::FrameAllocator,
     /// Next free kernel root slot.
@@ -145,7 +141,6 @@ static KERNEL: spin::Mutex<Kernel> = spin::Mutex::new(Kernel {
     slice_ticks: 0,
     routes: [None; MAX_CPUS],
     board_irqs: (0, 0),
-    preempted_cpus: 0,
 });
 
 /// Length of a round-robin time slice among threads of equal priority.
@@ -328,7 +323,7 @@ impl Kernel {
     /// settle inlined there cost the IPC round trip 25 instructions, their test 5).
     #[inline(always)]
     pub(super) fn settle(&mut self, cpu: usize) {
-        if self.preempted_cpus != 0 {
+        if self.cpus[cpu].preempted.is_some() {
             self.queue_preempted(cpu);
         }
     }
@@ -338,7 +333,6 @@ impl Kernel {
     #[inline(never)]
     fn queue_preempted(&mut self, cpu: usize) {
         let this = &mut self.cpus[cpu];
-        self.preempted_cpus &= !(1 << cpu);
         if let Some(thread) = this.preempted.take() {
             let priority = self.threads[thread].priority;
             let _ = this
@@ -558,7 +552,6 @@ impl Kernel {
                     && self.threads[current].state == State::Ready
                 {
                     self.cpus[cpu].preempted = Some(current);
-                    self.preempted_cpus |= 1 << cpu;
                 }
                 return Some(server);
             }

@@ -19,22 +19,29 @@
     b       exception_entry
 .endm
 
-
-.macro SAVE_X2_TO_X29
+.macro SAVE_X2_TO_X7
     stp     x2, x3, [sp, #16]
     stp     x4, x5, [sp, #32]
     stp     x6, x7, [sp, #48]
-    stp     x8, x9, [sp, #64]
-    stp     x10, x11, [sp, #80]
-    stp     x12, x13, [sp, #96]
-    stp     x14, x15, [sp, #112]
-    stp     x16, x17, [sp, #128]
+.endm
+
+.macro SAVE_X18_TO_X29
     stp     x18, x19, [sp, #144]
     stp     x20, x21, [sp, #160]
     stp     x22, x23, [sp, #176]
     stp     x24, x25, [sp, #192]
     stp     x26, x27, [sp, #208]
     stp     x28, x29, [sp, #224]
+.endm
+
+.macro SAVE_X2_TO_X29
+    SAVE_X2_TO_X7
+    stp     x8, x9, [sp, #64]
+    stp     x10, x11, [sp, #80]
+    stp     x12, x13, [sp, #96]
+    stp     x14, x15, [sp, #112]
+    stp     x16, x17, [sp, #128]
+    SAVE_X18_TO_X29
 .endm
 
 // x30, SP_EL0, ELR and SPSR into the frame at sp (clobbers x1-x3, already saved).
@@ -100,16 +107,9 @@
     lsr     x1, x1, #26
     cmp     x1, #0x15               // EC = SVC from AArch64
     b.ne    user_sync_not_svc
-    stp     x2, x3, [sp, #16]
-    stp     x4, x5, [sp, #32]
-    stp     x6, x7, [sp, #48]
-    str     x8, [sp, #64]
-    stp     x18, x19, [sp, #144]
-    stp     x20, x21, [sp, #160]
-    stp     x22, x23, [sp, #176]
-    stp     x24, x25, [sp, #192]
-    stp     x26, x27, [sp, #208]
-    stp     x28, x29, [sp, #224]
+    SAVE_X2_TO_X7
+    str     x8, [sp, #64]           // the call number; x9-x17 are not saved
+    SAVE_X18_TO_X29
     SAVE_LR_AND_SPECIAL
     SWITCH_TO_TRAP_STACK
     bl      syscall_trap            // x0 = frame of the thread to run
